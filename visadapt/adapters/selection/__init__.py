@@ -1,0 +1,51 @@
+"""Methods that add no layers and only choose which existing parameters train: BitFit, linear probe, full."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from torch import nn
+
+from visadapt.adapters.base import AdapterConfig, register_adapter
+from visadapt.adapters.targeting import matches_any
+
+
+@register_adapter
+@dataclass
+class LinearProbeConfig(AdapterConfig):
+    """Only ``modules_to_save`` (the new head) trains."""
+
+    method: ClassVar[str] = "linear_probe"
+
+
+@register_adapter
+@dataclass
+class BitFitConfig(AdapterConfig):
+    """Every bias term of the targeted modules (all modules by default, LayerNorm biases included, as in VPT's
+    "tinytl-bias"), plus ``modules_to_save`` (Ben Zaken et al. 2022, arXiv:2106.10199)."""
+
+    method: ClassVar[str] = "bitfit"
+    default_targets: ClassVar[tuple[str, ...]] = ("*",)
+
+    def owned_parameters(self, model: nn.Module) -> list[str]:
+        biases = [
+            n for n, _ in model.named_parameters()
+            if n.endswith(".bias")
+            and matches_any(n.rpartition(".")[0], self.target_modules)
+            and not matches_any(n.rpartition(".")[0], self.exclude_modules)
+        ]
+        return biases + [n for n in super().owned_parameters(model) if n not in biases]
+
+
+@register_adapter
+@dataclass
+class FullFinetuneConfig(AdapterConfig):
+    """Every parameter trains (the reference point of every PEFT table)."""
+
+    method: ClassVar[str] = "full"
+
+    def owned_parameters(self, model: nn.Module) -> list[str]:
+        return [n for n, _ in model.named_parameters()]
+
+
+__all__ = ["BitFitConfig", "FullFinetuneConfig", "LinearProbeConfig"]

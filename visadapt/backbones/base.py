@@ -1,0 +1,41 @@
+"""The contract every backbone wrapper honours.
+
+A wrapper owns an *unmodified* upstream model in ``self.model`` (adapters target its module names, and a
+merged ``self.model.state_dict()`` loads back into the upstream library), plus the input normalisation, so
+images enter in [0, 1].
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+
+class Backbone(nn.Module):
+    """Base class: normalisation + the upstream model.
+
+    Subclasses set ``self.model``, ``num_features``, ``classifier_name`` (the head's module name inside
+    ``self.model``, or None) and ``target_presets`` (named module-name patterns such as ``qkv``).
+    """
+
+    model: nn.Module
+    num_features: int
+    classifier_name: str | None = None
+    target_presets: dict[str, list[str]] = {}
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]):
+        super().__init__()
+        # Not persistent: the upstream state dict must stay exactly the upstream model's.
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        return (images - self.mean.to(images.dtype)) / self.std.to(images.dtype)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits (or the model's output) for images in [0, 1]."""
+        return self.model(self.normalize(images))
+
+    def forward_features(self, images: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} does not expose features")

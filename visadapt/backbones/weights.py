@@ -1,0 +1,82 @@
+"""Reading weight files safely, and the project's model zoo.
+
+Every checkpoint is read with safetensors or ``torch.load(weights_only=True)``; arbitrary pickled code is
+never executed. A model-zoo entry is one self-describing safetensors file whose metadata records the
+architecture it was trained with, so ``pretrained='vit_tiny_shapes'`` is enough to rebuild it.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+from visadapt.registry import ConfigError
+
+_TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
+
+
+def model_zoo_dir() -> Path:
+    """``$VISADAPT_MODEL_ZOO`` or the repository's ``model_zoo/`` folder."""
+    env = os.environ.get("VISADAPT_MODEL_ZOO")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "model_zoo"
+
+
+def list_model_zoo() -> list[str]:
+    zoo = model_zoo_dir()
+    return sorted(p.stem for p in zoo.glob("*.safetensors")) if zoo.is_dir() else []
+
+
+def resolve_weights(pretrained: str | os.PathLike) -> Path:
+    """A local path, or the name of a model-zoo entry; anything else is an error that says what exists."""
+    path = Path(pretrained).expanduser()
+    if path.is_file():
+        return path
+    zoo_file = model_zoo_dir() / f"{pretrained}.safetensors"
+    if zoo_file.is_file():
+        return zoo_file
+    raise FileNotFoundError(
+        f"pretrained weights '{pretrained}' not found: no file at {path.resolve()} and no model-zoo entry "
+        f"{zoo_file}. Model-zoo entries: {', '.join(list_model_zoo()) or 'none'}. For upstream weights, download "
+        "the checkpoint (e.g. timm's model.safetensors) on a machine with access and pass its local path."
+    )
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The JSON values stored in a safetensors file's metadata (model-zoo entries keep their build recipe there)."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        return {}
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    out = {}
+    for key, value in meta.items():
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Tensors from safetensors or a torch file (``weights_only=True``), unwrapping common containers."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    if path.suffix == ".safetensors":
+        return load_file(str(path))
+    if path.suffix not in _TORCH_SUFFIXES:
+        raise ConfigError(f"{path}: unknown checkpoint format; expected .safetensors or one of {_TORCH_SUFFIXES}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - re-raised with the file named
+        raise ValueError(f"{path}: cannot be read as a weights-only torch checkpoint ({err})") from err
+    for key in ("state_dict", "model", "module"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ValueError(f"{path}: expected a dict of tensors (a state dict)")
+    return obj
