@@ -88,7 +88,8 @@ class AdapterConfig:
             module = getattr(parent, attr)
             if isinstance(module, AdapterLayer):
                 raise ConfigError(f"adapter '{self.method}': module '{name}' already wraps a {module.config.method}")
-            setattr(parent, attr, self.layer_cls(module, self))
+            # A new layer starts in the mode of the module it wraps (an eval model must not turn on dropout).
+            setattr(parent, attr, self.layer_cls(module, self).train(module.training))
         return names
 
     def owned_parameters(self, model: nn.Module) -> list[str]:

@@ -1,12 +1,15 @@
 """Any timm model as a visadapt backbone, with weights from a local file or the project's model zoo."""
 from __future__ import annotations
 
+import json
 import os
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 import timm
 import torch
+from safetensors.torch import save_file
 
 from visadapt.backbones.base import Backbone
 from visadapt.backbones.weights import load_state_dict, read_metadata, resolve_weights
@@ -77,6 +80,25 @@ class TimmBackbone(Backbone):
         self.num_features = model.num_features
         self.classifier_name = cfg.get("classifier") if num_classes else None
         self.target_presets = VIT_TARGETS if hasattr(model, "blocks") else {}
+
+    def save_pretrained(self, path: str | os.PathLike, **metadata: Any) -> Path:
+        """Write ``self.model``'s weights as safetensors whose metadata records how to rebuild it.
+
+        The file is a plain timm state dict (loadable with no visadapt code) and a valid ``pretrained=`` value.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "architecture": self.arch.split(".")[0],
+            "model_kwargs": self.model_kwargs,
+            "num_classes": self.model.num_classes,
+            "mean": self.mean.flatten().tolist(),
+            "std": self.std.flatten().tolist(),
+            **metadata,
+        }
+        state = {k: v.detach().contiguous() for k, v in self.model.state_dict().items()}
+        save_file(state, str(path), metadata={k: json.dumps(v) for k, v in meta.items()})
+        return path
 
     def forward_features(self, images: torch.Tensor) -> torch.Tensor:
         """Pooled pre-logit features."""

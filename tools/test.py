@@ -1,0 +1,32 @@
+"""Evaluate a trained model on the config's test split: ``python tools/test.py CONFIG CHECKPOINT_OR_ADAPTER_DIR``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mmengine.config import DictAction
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from visadapt.adapters import AdapterLoadError  # noqa: E402
+from visadapt.registry import ConfigError  # noqa: E402
+from visadapt.runner import evaluate, load_config  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("config")
+    parser.add_argument("weights", help="a Lightning checkpoint (.ckpt) or an adapter export directory")
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={})
+    args = parser.parse_args(argv)
+    try:
+        evaluate(load_config(args.config, args.cfg_options), args.weights)
+    except (ConfigError, FileNotFoundError, AdapterLoadError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""A LightningDataModule over datasets built from config dicts."""
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from visadapt.data.base import EpochSampler
+from visadapt.registry import DATASETS, ConfigError
+
+
+class ImageDataModule(L.LightningDataModule):
+    """Train/val/test datasets from ``dict(type=..., **kwargs)``, each given its split's transforms and the seed.
+
+    Loaders own their random state (``EpochSampler`` and a seeded ``torch.Generator``), so they never draw from
+    the global RNG: a run resumed from a checkpoint sees the same batches as an uninterrupted one.
+    """
+
+    def __init__(
+        self,
+        train: dict,
+        val: dict | None = None,
+        test: dict | None = None,
+        batch_size: int = 32,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        train_transforms: list[dict] | None = None,
+        test_transforms: list[dict] | None = None,
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.train_set = _build(train, "data.train", train_transforms, seed)
+        self.val_set = _build(val, "data.val", test_transforms, seed) if val else None
+        self.test_set = _build(test, "data.test", test_transforms, seed) if test else None
+        for name, ds in (("val", self.val_set), ("test", self.test_set)):
+            if ds is not None and ds.num_classes != self.train_set.num_classes:
+                raise ConfigError(
+                    f"data.{name} has {ds.num_classes} classes but data.train has {self.train_set.num_classes}"
+                )
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+
+    @property
+    def num_classes(self) -> int:
+        return self.train_set.num_classes
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.train_set.class_names
+
+    def _loader(self, dataset: Any, batch_size: int, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            sampler=EpochSampler(len(dataset), shuffle=shuffle, seed=self.seed),
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            generator=torch.Generator().manual_seed(self.seed),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader | list:
+        return self._loader(self.val_set, self.eval_batch_size, shuffle=False) if self.val_set else []
+
+    def test_dataloader(self) -> DataLoader:
+        if self.test_set is None:
+            raise ConfigError("data.test is not set; nothing to test on")
+        return self._loader(self.test_set, self.eval_batch_size, shuffle=False)
+
+
+def _build(cfg: dict, where: str, transforms: list[dict] | None, seed: int) -> Any:
+    if not isinstance(cfg, dict) or "type" not in cfg:
+        raise ConfigError(f"{where}: expected dict(type=<dataset>, ...); registered datasets: {DATASETS.list()}")
+    extra = {"seed": seed, "transform": transforms}
+    extra = {k: v for k, v in extra.items() if k not in cfg}
+    try:
+        return DATASETS.build(cfg, **extra)
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from err

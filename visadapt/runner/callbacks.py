@@ -1,0 +1,52 @@
+"""Lightning callbacks visadapt adds to every run."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+
+from visadapt.adapters import save_adapter
+
+
+class RNGStateCallback(L.Callback):
+    """Stores the global RNG states in each checkpoint and restores them on resume.
+
+    With the data loaders owning their own generators, the global RNG is only drawn by the model (dropout,
+    stochastic adapters); restoring it makes a resumed run continue exactly like an uninterrupted one.
+    Everything is stored as tensors and ints, so checkpoints still load with ``weights_only=True``.
+    """
+
+    def state_dict(self) -> dict[str, Any]:
+        kind, keys, pos, has_gauss, cached = np.random.get_state()
+        return {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "python": random.getstate(),
+            "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                      "has_gauss": int(has_gauss), "cached": float(cached)},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        torch.set_rng_state(state["torch"])
+        if state["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+        random.setstate(state["python"])
+        np_state = state["numpy"]
+        np.random.set_state(("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"],
+                             np_state["has_gauss"], np_state["cached"]))
+
+
+class AdapterExport(L.Callback):
+    """Writes the adapter-only export (``adapter/``) when fitting ends, from global rank 0 only."""
+
+    def __init__(self, directory: Path, metadata: dict[str, Any]):
+        self.directory = Path(directory)
+        self.metadata = metadata
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero:
+            save_adapter(pl_module.backbone.model, self.directory, self.metadata)

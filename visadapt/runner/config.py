@@ -1,0 +1,51 @@
+"""Loading OpenMMLab-style Python configs (``_base_`` inheritance, ``--cfg-options``) and checking their keys."""
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from mmengine.config import Config
+
+from visadapt.registry import ConfigError
+
+# Top-level keys a run config may have; helper variables must start with an underscore.
+TOP_LEVEL_KEYS = {
+    "backbone": "the backbone to build, dict(type=..., name=..., pretrained=...)",
+    "adapter": "the adaptation method(s), dict(type=...) or a list of them",
+    "task": "the LightningModule, dict(type='ClassificationTask', ...)",
+    "data": "datasets, transforms and loader settings",
+    "optimizer": "dict(type=<torch.optim class>, lr=..., ...)",
+    "scheduler": "dict(type='cosine', warmup_epochs=..., min_lr_ratio=...) or None",
+    "trainer": "keyword arguments passed straight to lightning.Trainer",
+    "checkpoint": "dict(monitor=..., mode=...) for the best-checkpoint callback",
+    "seed": "global seed (int)",
+}
+
+
+def load_config(path: str | Path, cfg_options: dict[str, Any] | None = None) -> Config:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    try:
+        cfg = Config.fromfile(str(path))
+    except Exception as err:  # noqa: BLE001 - mmengine raises many kinds; name the file
+        raise ConfigError(f"{path}: cannot be loaded as a config ({type(err).__name__}: {err})") from err
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    check_top_level(cfg, str(path))
+    return cfg
+
+
+def check_top_level(cfg: Config, where: str) -> None:
+    for key in cfg.keys():
+        if key.startswith("_") or key in TOP_LEVEL_KEYS:
+            continue
+        near = difflib.get_close_matches(key, TOP_LEVEL_KEYS, n=1, cutoff=0.6)
+        raise ConfigError(
+            f"{where}: unknown top-level key '{key}'" + (f" (did you mean '{near[0]}'?)" if near else "")
+            + f". Valid keys: {', '.join(TOP_LEVEL_KEYS)}; helper variables must start with '_'."
+        )
+    for key in ("backbone", "data"):
+        if key not in cfg:
+            raise ConfigError(f"{where}: missing required key '{key}' ({TOP_LEVEL_KEYS[key]})")

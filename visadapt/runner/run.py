@@ -1,0 +1,122 @@
+"""Train / test entry points behind ``tools/train.py`` and ``tools/test.py``."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from mmengine.config import Config
+
+from visadapt.adapters import load_adapter, load_adapter_state_dict
+from visadapt.runner.build import build_datamodule, build_task, to_plain, trainer_kwargs
+from visadapt.runner.callbacks import AdapterExport, RNGStateCallback
+from visadapt.runner.workdir import LAST_CHECKPOINT, RUN_DIR_ENV, is_launched_worker, resolve_run
+
+
+def train(cfg: Config, work_root: Path, resume: str | None = None) -> dict[str, Any]:
+    """Fit, validate and test one config; returns (and writes to ``results.json``) the final metrics."""
+    run_dir, ckpt_path = resolve_run(Path(work_root), resume)
+    os.environ[RUN_DIR_ENV] = str(run_dir)
+    seed = int(cfg.get("seed", 0))
+    L.seed_everything(seed, workers=True, verbose=False)
+    if not is_launched_worker():
+        cfg.dump(str(run_dir / "config.py"))
+
+    datamodule = build_datamodule(cfg)
+    task = build_task(cfg, datamodule.num_classes)
+    has_val = datamodule.val_set is not None
+    ckpt_cfg = to_plain(cfg.get("checkpoint", {}))
+    checkpoint = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="best",
+        monitor=ckpt_cfg.get("monitor", "val/acc") if has_val else None,
+        mode=ckpt_cfg.get("mode", "max"),
+        save_top_k=1 if has_val else 0,
+        save_last=True,
+    )
+    metadata = {
+        "backbone": to_plain(cfg.backbone),
+        "num_classes": datamodule.num_classes,
+        "class_names": datamodule.class_names,
+        "seed": seed,
+    }
+    trainer = L.Trainer(
+        default_root_dir=run_dir,
+        logger=[CSVLogger(run_dir, name="", version="logs"), TensorBoardLogger(run_dir, name="", version="tb")],
+        callbacks=[checkpoint, RNGStateCallback(), AdapterExport(run_dir / "adapter", metadata)],
+        **trainer_kwargs(cfg),
+    )
+    start = time.perf_counter()
+    trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    fit_seconds = time.perf_counter() - start
+    metrics = test_metrics(trainer, task, datamodule) if datamodule.test_set is not None else {}
+    results = {
+        "config": Path(cfg.filename).stem if cfg.filename else None,
+        "run_dir": str(run_dir),
+        "seed": seed,
+        "epochs": trainer.current_epoch,
+        "resumed_from": str(ckpt_path) if ckpt_path else None,
+        "fit_seconds": round(fit_seconds, 2),
+        "parameters": task.parameter_counts(),
+        "metrics": metrics,
+    }
+    if trainer.is_global_zero:
+        (run_dir / "results.json").write_text(json.dumps(results, indent=2))
+        print_table(results)
+    return results
+
+
+def test_metrics(trainer: L.Trainer, task: L.LightningModule, datamodule: Any) -> dict[str, float]:
+    """Test the in-memory model (the last iterate: the protocol never selects on test)."""
+    out = trainer.test(task, datamodule=datamodule, verbose=False)
+    return {k: round(float(v), 6) for k, v in (out[0] if out else {}).items()}
+
+
+def evaluate(cfg: Config, weights: str | Path) -> dict[str, Any]:
+    """Test a trained model from a Lightning checkpoint or an adapter export directory."""
+    L.seed_everything(int(cfg.get("seed", 0)), verbose=False)
+    datamodule = build_datamodule(cfg)
+    task = build_task(cfg, datamodule.num_classes)
+    weights = Path(weights)
+    if weights.is_dir():
+        load_adapter(task.backbone.model, weights)
+    elif weights.is_file():
+        state = torch.load(weights, map_location="cpu", weights_only=True)["state_dict"]
+        prefix = "backbone.model."
+        load_adapter_state_dict(
+            task.backbone.model,
+            {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)},
+            source=str(weights),
+        )
+    else:
+        raise FileNotFoundError(f"no checkpoint file or adapter directory at {weights}")
+    trainer = L.Trainer(logger=False, enable_checkpointing=False, **{
+        k: v for k, v in trainer_kwargs(cfg).items() if k in ("accelerator", "devices", "precision")
+    })
+    results = {"weights": str(weights), "parameters": task.parameter_counts(),
+               "metrics": test_metrics(trainer, task, datamodule)}
+    print_table(results)
+    return results
+
+
+def print_table(results: dict[str, Any]) -> None:
+    rows = [(k, f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in results["metrics"].items()]
+    params = results["parameters"]
+    rows += [("trainable params", f"{params['trainable']:,}"), ("total params", f"{params['total']:,}"),
+             ("trainable share", f"{100 * params['trainable'] / max(1, params['total']):.2f}%")]
+    rows += [(k, str(results[k])) for k in ("seed", "epochs", "fit_seconds", "run_dir") if k in results]
+    width = max(len(r[0]) for r in rows)
+    line = "-" * (width + 3 + max(len(r[1]) for r in rows))
+    print("\n" + line)
+    for name, value in rows:
+        print(f"{name:<{width}} | {value}")
+    print(line)
+
+
+__all__ = ["LAST_CHECKPOINT", "evaluate", "train"]

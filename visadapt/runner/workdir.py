@@ -1,0 +1,53 @@
+"""The run directory: ``work_dirs/{config name}/{timestamp}/`` and finding the run that ``--resume auto`` continues."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+# Set by the launching process so that DDP worker processes (which re-run the same command) share its run dir.
+RUN_DIR_ENV = "VISADAPT_RUN_DIR"
+LAST_CHECKPOINT = "last.ckpt"
+
+
+def is_launched_worker() -> bool:
+    return int(os.environ.get("LOCAL_RANK", "0")) > 0 or int(os.environ.get("NODE_RANK", "0")) > 0
+
+
+def new_run_dir(root: Path) -> Path:
+    stamp = time.strftime("%Y%m%d_%H%M%S")
+    run = root / stamp
+    suffix = 1
+    while run.exists():
+        run = root / f"{stamp}_{suffix}"
+        suffix += 1
+    run.mkdir(parents=True)
+    return run
+
+
+def latest_resumable_run(root: Path) -> Path | None:
+    """The newest run under ``root`` that has a last checkpoint."""
+    runs = sorted((p for p in root.glob("*/checkpoints") if (p / LAST_CHECKPOINT).is_file()),
+                  key=lambda p: (p / LAST_CHECKPOINT).stat().st_mtime)
+    return runs[-1].parent if runs else None
+
+
+def resolve_run(root: Path, resume: str | None) -> tuple[Path, Path | None]:
+    """(run dir, checkpoint to resume from). ``resume`` is None, 'auto' or a checkpoint path."""
+    if is_launched_worker() and os.environ.get(RUN_DIR_ENV):
+        run = Path(os.environ[RUN_DIR_ENV])
+        ckpt = run / "checkpoints" / LAST_CHECKPOINT if resume else None
+        return run, (Path(resume) if resume not in (None, "auto") else ckpt)
+    if resume == "auto":
+        run = latest_resumable_run(root)
+        if run is not None:
+            return run, run / "checkpoints" / LAST_CHECKPOINT
+        print(f"--resume auto: no checkpoint under {root}; starting a new run")
+        return new_run_dir(root), None
+    if resume:
+        ckpt = Path(resume)
+        if not ckpt.is_file():
+            raise FileNotFoundError(f"--resume: checkpoint not found: {ckpt}")
+        run = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else new_run_dir(root)
+        return run, ckpt
+    return new_run_dir(root), None

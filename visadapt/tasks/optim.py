@@ -1,0 +1,71 @@
+"""Optimisers and learning-rate schedules built from config dicts, over trainable parameters only."""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+import torch
+from torch import nn
+
+from visadapt.registry import ConfigError, check_kwargs
+
+
+def param_groups(named_params: Iterable[tuple[str, nn.Parameter]], weight_decay: float) -> list[dict[str, Any]]:
+    """Trainable parameters, with no weight decay on 1-D tensors (biases, norms, scales), as timm does."""
+    decay, no_decay = [], []
+    for _, p in named_params:
+        if p.requires_grad:
+            (no_decay if p.ndim <= 1 else decay).append(p)
+    groups = [g for g in ({"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0})
+              if g["params"]]
+    if not groups:
+        raise ConfigError("optimizer: the model has no trainable parameters (check the adapter config)")
+    return groups
+
+
+def build_optimizer(model: nn.Module, cfg: dict[str, Any]) -> torch.optim.Optimizer:
+    """``dict(type='AdamW', lr=..., weight_decay=...)``: any ``torch.optim`` class by name."""
+    cfg = dict(cfg)
+    name = cfg.pop("type", None)
+    cls = getattr(torch.optim, str(name), None)
+    if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
+        valid = sorted(n for n in dir(torch.optim) if isinstance(getattr(torch.optim, n), type)
+                       and issubclass(getattr(torch.optim, n), torch.optim.Optimizer) and n != "Optimizer")
+        raise ConfigError(f"optimizer.type '{name}' is not a torch.optim optimizer; valid: {', '.join(valid)}")
+    check_kwargs(cls, {"params": None, **cfg}, where=f"optimizer '{name}'")
+    weight_decay = cfg.pop("weight_decay", 0.0)
+    return cls(param_groups(model.named_parameters(), weight_decay), **cfg)
+
+
+def warmup_cosine(step: int, total_steps: int, warmup_steps: int, min_lr_ratio: float) -> float:
+    """Multiplier of the base lr: linear warm-up from 0, then cosine down to ``min_lr_ratio``."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return min_lr_ratio + (1.0 - min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: dict[str, Any] | None, total_steps: int, steps_per_epoch: int
+) -> dict[str, Any] | None:
+    """``dict(type='cosine', warmup_epochs=1, min_lr_ratio=0.0)`` or ``dict(type='constant')``; stepped per batch."""
+    if cfg is None:
+        return None
+    cfg = dict(cfg)
+    kind = cfg.pop("type", "cosine")
+    if kind == "constant":
+        check_kwargs(lambda: None, cfg, where="scheduler 'constant'")
+        return None
+    if kind != "cosine":
+        raise ConfigError(f"scheduler.type '{kind}' unknown; valid: cosine, constant")
+
+    def cosine(warmup_epochs: float = 0.0, warmup_steps: int | None = None, min_lr_ratio: float = 0.0) -> int:
+        return warmup_steps if warmup_steps is not None else int(round(warmup_epochs * steps_per_epoch))
+
+    check_kwargs(cosine, cfg, where="scheduler 'cosine'")
+    warmup = cosine(**cfg)
+    min_ratio = cfg.get("min_lr_ratio", 0.0)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: warmup_cosine(step, total_steps, warmup, min_ratio)
+    )
+    return {"scheduler": schedule, "interval": "step"}
