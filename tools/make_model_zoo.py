@@ -1,0 +1,51 @@
+"""Reproduce a model-zoo checkpoint: train its config, then write the backbone to ``model_zoo/NAME.safetensors``.
+
+``python tools/make_model_zoo.py configs/pretrain/vit_tiny_shapes_pretrain.py --name vit_tiny_shapes``
+The file is a plain timm state dict whose safetensors metadata records the architecture, the command, the
+seed and the final metrics (see model_zoo/README.md).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from visadapt.adapters import load_adapter  # noqa: E402
+from visadapt.backbones import model_zoo_dir  # noqa: E402
+from visadapt.runner import load_config, train  # noqa: E402
+from visadapt.runner.build import build_backbone, to_plain  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("config")
+    parser.add_argument("--name", required=True, help="model-zoo entry name")
+    parser.add_argument("--work-dir", default=None)
+    args = parser.parse_args(argv)
+    cfg = load_config(args.config)
+    results = train(cfg, Path(args.work_dir or Path("work_dirs") / Path(args.config).stem))
+    run_dir = Path(results["run_dir"])
+    backbone = build_backbone(cfg, num_classes=load_num_classes(run_dir))
+    load_adapter(backbone.model, run_dir / "adapter")
+    out = backbone.save_pretrained(
+        model_zoo_dir() / f"{args.name}.safetensors",
+        config=to_plain(cfg.to_dict()),
+        command=f"python tools/make_model_zoo.py {args.config} --name {args.name}",
+        seed=results["seed"],
+        metrics=results["metrics"],
+        parameters=results["parameters"]["total"],
+    )
+    print(f"wrote {out} ({out.stat().st_size / 2**20:.2f} MiB)")
+    return 0
+
+
+def load_num_classes(run_dir: Path) -> int:
+    from visadapt.adapters import read_adapter_config
+
+    return int(read_adapter_config(run_dir / "adapter")["num_classes"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

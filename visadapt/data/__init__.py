@@ -1,0 +1,20 @@
+"""Datasets (all registered in ``DATASETS``), seeded augmentation pipelines and the offline shapes world."""
+from .base import EpochSampler, ImageDataset
+from .digits import DigitsDataset
+from .folder import ImageFolderDataset, VTABListDataset
+from .shapes import SHAPES_TASKS, ShapesDataset, caption, render_scene, render_video
+from .transforms import build_transforms
+
+__all__ = [
+    "SHAPES_TASKS",
+    "DigitsDataset",
+    "EpochSampler",
+    "ImageDataset",
+    "ImageFolderDataset",
+    "ShapesDataset",
+    "VTABListDataset",
+    "build_transforms",
+    "caption",
+    "render_scene",
+    "render_video",
+]

@@ -1,0 +1,136 @@
+"""Datasets over images on disk: torchvision-style class folders and the VTAB-1k list files of NOAH/SSF/MoSA.
+
+Images are decoded with PIL and converted to RGB (grey and palette images get 3 channels); resizing is left
+to the transforms. Errors name the offending path (and line) so a broken download is quick to find.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..registry import DATASETS, ConfigError
+from .base import ImageDataset
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+VTAB_SPLITS = ("train800", "val200", "train800val200", "test")
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """HxWx3 uint8 RGB pixels of ``path``; any decoding failure becomes an OSError naming the file."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        raise OSError(f"cannot read image '{path}': {type(err).__name__}: {err}") from err
+
+
+@DATASETS.register()
+class ImageFolderDataset(ImageDataset):
+    """``root/<class_name>/*.{jpg,jpeg,png,bmp,webp}``; classes are the sorted sub-folder names."""
+
+    def __init__(self, root: str | Path, transform: list[dict] | None = None, seed: int = 0):
+        super().__init__(transform=transform, seed=seed)
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"ImageFolderDataset: root '{self.root}' is not a directory")
+        self.class_names = sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        self.num_classes = len(self.class_names)
+        self.samples: list[tuple[Path, int]] = []
+        empty = []
+        for label, name in enumerate(self.class_names):
+            files = sorted(p for p in (self.root / name).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+            if not files:
+                empty.append(name)
+            self.samples.extend((p, label) for p in files)
+        if not self.class_names or empty:
+            where = f"class folder(s) {', '.join(empty)}" if empty else "no class sub-folders"
+            raise FileNotFoundError(
+                f"ImageFolderDataset: expected root/<class_name>/*{{{','.join(IMAGE_EXTENSIONS)}}} under "
+                f"'{self.root}', found no images: {where}"
+            )
+
+    @property
+    def num_items(self) -> int:
+        return len(self.samples)
+
+    def load(self, idx: int) -> tuple[np.ndarray, int]:
+        path, label = self.samples[idx]
+        return read_rgb(path), label
+
+
+def _parse_list(path: Path) -> list[tuple[str, int]]:
+    """``relative/path.jpg <label>`` per line (the path may contain spaces); blank lines are skipped."""
+    entries = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.strip().rsplit(maxsplit=1)
+        if len(parts) != 2 or not parts[1].lstrip("-").isdigit() or int(parts[1]) < 0:
+            raise ConfigError(f"{path}:{number}: expected '<relative/image/path> <non-negative int label>', "
+                              f"got {line!r}")
+        entries.append((parts[0], int(parts[1])))
+    return entries
+
+
+@DATASETS.register()
+class VTABListDataset(ImageDataset):
+    """VTAB-1k as distributed by NOAH/SSF/MoSA: ``root/{train800,val200,train800val200,test}.txt``.
+
+    ``num_classes`` defaults to the largest label in any of the list files present plus one (a small split
+    can miss the last class); ``class_names`` default to the label numbers.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str = "train800",
+        num_classes: int | None = None,
+        class_names: list[str] | None = None,
+        transform: list[dict] | None = None,
+        seed: int = 0,
+    ):
+        super().__init__(transform=transform, seed=seed)
+        if split not in VTAB_SPLITS:
+            raise ConfigError(f"VTABListDataset: unknown split '{split}'; valid splits: {', '.join(VTAB_SPLITS)}")
+        self.root, self.split = Path(root), split
+        list_file = self.root / f"{split}.txt"
+        if not list_file.is_file():
+            expected = ", ".join(f"{s}.txt" for s in VTAB_SPLITS)
+            raise FileNotFoundError(f"VTABListDataset: list file '{list_file}' not found; expected {expected} "
+                                    f"in '{self.root}'")
+        self.samples = [(self.root / rel, label) for rel, label in _parse_list(list_file)]
+        if not self.samples:
+            raise ConfigError(f"VTABListDataset: list file '{list_file}' has no entries")
+        missing = [str(p) for p, _ in self.samples if not p.is_file()]
+        if missing:
+            raise FileNotFoundError(f"VTABListDataset: {len(missing)} image(s) listed in '{list_file}' do not "
+                                    f"exist, e.g. {', '.join(missing[:3])}")
+        self.num_classes, self.class_names = self._classes(num_classes, class_names, list_file)
+
+    def _classes(
+        self, num_classes: int | None, class_names: list[str] | None, list_file: Path
+    ) -> tuple[int, list[str]]:
+        if num_classes is None:
+            num_classes = len(class_names) if class_names is not None else self._inferred_num_classes()
+        if class_names is None:
+            class_names = [str(i) for i in range(num_classes)]
+        if len(class_names) != num_classes:
+            raise ConfigError(f"VTABListDataset: {len(class_names)} 'class_names' given but num_classes={num_classes}")
+        top = max(label for _, label in self.samples)
+        if top >= num_classes:
+            raise ConfigError(f"VTABListDataset: '{list_file}' has label {top} but num_classes={num_classes}")
+        return num_classes, list(class_names)
+
+    def _inferred_num_classes(self) -> int:
+        files = [self.root / f"{s}.txt" for s in VTAB_SPLITS if (self.root / f"{s}.txt").is_file()]
+        return 1 + max(label for f in files for _, label in _parse_list(f))
+
+    @property
+    def num_items(self) -> int:
+        return len(self.samples)
+
+    def load(self, idx: int) -> tuple[np.ndarray, int]:
+        path, label = self.samples[idx]
+        return read_rgb(path), label

@@ -1,0 +1,27 @@
+"""The procedural, offline "shapes world": scenes of coloured, textured shapes that give classification tasks
+now and captions, instance masks and videos of moving objects for later tasks."""
+from .caption import caption
+from .dataset import ShapesDataset
+from .render import move_scene, render_background, render_scene, render_video
+from .scene import BACKGROUNDS, COLORS, SHAPES, TEXTURES, Background, Scene, ShapeObject
+from .tasks import SHAPES_TASKS, ShapesTask, sample_background, sample_object
+
+__all__ = [
+    "BACKGROUNDS",
+    "COLORS",
+    "SHAPES",
+    "SHAPES_TASKS",
+    "TEXTURES",
+    "Background",
+    "Scene",
+    "ShapeObject",
+    "ShapesDataset",
+    "ShapesTask",
+    "caption",
+    "move_scene",
+    "render_background",
+    "render_scene",
+    "render_video",
+    "sample_background",
+    "sample_object",
+]

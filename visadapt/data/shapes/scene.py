@@ -1,0 +1,74 @@
+"""The vocabulary and plain-data scene description of the shapes world (rendering lives in ``render``).
+
+Coordinates are image units: ``x`` runs left to right and ``y`` top to bottom over ``[0, 1]``; an object's
+``size`` is its radius in the same units and ``angle`` its counter-clockwise rotation in degrees as seen on
+screen, so an arrow at angle 90 points up.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...registry import ConfigError
+
+RGB = tuple[int, int, int]
+
+SHAPES = ("circle", "square", "triangle", "star", "cross", "hexagon", "diamond", "arrow")
+COLORS: dict[str, RGB] = {
+    "red": (220, 40, 40),
+    "orange": (245, 140, 20),
+    "yellow": (240, 220, 40),
+    "green": (40, 175, 60),
+    "cyan": (40, 205, 220),
+    "blue": (40, 80, 230),
+    "purple": (140, 60, 200),
+    "pink": (255, 140, 195),
+}
+TEXTURES = ("solid", "stripes", "dots", "checker")
+BACKGROUNDS = ("dark", "light", "gradient", "noise")
+
+
+def _check(value: str, allowed: tuple[str, ...] | dict, what: str) -> None:
+    if value not in allowed:
+        raise ConfigError(f"shapes scene: unknown {what} {value!r}; expected one of {', '.join(allowed)}")
+
+
+@dataclass(frozen=True)
+class ShapeObject:
+    """One painted object; ``velocity`` (image units per frame) only matters for videos."""
+
+    shape: str
+    color: str
+    size: float
+    x: float
+    y: float
+    angle: float = 0.0
+    texture: str = "solid"
+    velocity: tuple[float, float] = (0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        _check(self.shape, SHAPES, "shape")
+        _check(self.color, COLORS, "color")
+        _check(self.texture, TEXTURES, "texture")
+        if not 0.0 < self.size <= 1.0:
+            raise ConfigError(f"shapes scene: object size (radius) must be in (0, 1], got {self.size}")
+
+
+@dataclass(frozen=True)
+class Background:
+    """``top``/``bottom`` colours are equal for plain kinds; ``noise_seed`` fixes the noise pattern."""
+
+    kind: str
+    top: RGB
+    bottom: RGB
+    noise_seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check(self.kind, BACKGROUNDS, "background")
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A background and objects painted in order: later objects occlude earlier ones."""
+
+    background: Background
+    objects: tuple[ShapeObject, ...]
