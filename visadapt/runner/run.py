@@ -30,16 +30,15 @@ def train(cfg: Config, work_root: Path, resume: str | None = None) -> dict[str, 
 
     datamodule = build_datamodule(cfg)
     task = build_task(cfg, datamodule.num_classes)
-    has_val = datamodule.val_set is not None
-    ckpt_cfg = to_plain(cfg.get("checkpoint", {}))
-    checkpoint = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints",
-        filename="best",
-        monitor=ckpt_cfg.get("monitor", "val/acc") if has_val else None,
-        mode=ckpt_cfg.get("mode", "max"),
-        save_top_k=1 if has_val else 0,
-        save_last=True,
-    )
+    ckpt_dir = run_dir / "checkpoints"
+    # One callback keeps last.ckpt current every epoch (what --resume continues); another keeps the best on val.
+    checkpoints = [ModelCheckpoint(dirpath=ckpt_dir, filename=LAST_CHECKPOINT[:-5], monitor=None, save_top_k=1,
+                                   enable_version_counter=False)]
+    if datamodule.val_set is not None:
+        ckpt_cfg = to_plain(cfg.get("checkpoint", {}))
+        checkpoints.append(ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=ckpt_cfg.get("monitor", "val/acc"),
+                                           mode=ckpt_cfg.get("mode", "max"), save_top_k=1,
+                                           enable_version_counter=False))
     metadata = {
         "backbone": to_plain(cfg.backbone),
         "num_classes": datamodule.num_classes,
@@ -49,7 +48,7 @@ def train(cfg: Config, work_root: Path, resume: str | None = None) -> dict[str, 
     trainer = L.Trainer(
         default_root_dir=run_dir,
         logger=[CSVLogger(run_dir, name="", version="logs"), TensorBoardLogger(run_dir, name="", version="tb")],
-        callbacks=[checkpoint, RNGStateCallback(), AdapterExport(run_dir / "adapter", metadata)],
+        callbacks=[*checkpoints, RNGStateCallback(), AdapterExport(run_dir / "adapter", metadata)],
         **trainer_kwargs(cfg),
     )
     start = time.perf_counter()
