@@ -29,7 +29,7 @@ from visadapt.tasks.optim import param_groups
 
 SEED = 0
 NUM_CLASSES = 10
-WARMUP_STEPS = 3
+WARMUP_STEPS = 2
 WEIGHT_DECAY = 0.05
 MIB = 2 ** 20
 
@@ -44,8 +44,8 @@ class Preset:
 
 PRESETS = {
     "tiny": Preset("vit_tiny_patch16_224", dict(img_size=32, patch_size=4, embed_dim=96, depth=6, num_heads=3), 32, 64),
-    "small": Preset("vit_small_patch16_224", dict(img_size=224), 224, 8),
-    "base": Preset("vit_base_patch16_224", dict(img_size=224), 224, 4),
+    "small": Preset("vit_small_patch16_224", dict(img_size=224), 224, 4),
+    "base": Preset("vit_base_patch16_224", dict(img_size=224), 224, 2),
 }
 
 # Every PEFT method trains the new head too, as in the visual PEFT tables; full fine-tuning trains everything.
@@ -63,12 +63,12 @@ METHODS = {
 }
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", choices=sorted(PRESETS), default="tiny")
-    parser.add_argument("--batch", type=int, help="default: 64 for tiny, 8 for small, 4 for base")
+    parser.add_argument("--batch", type=int, help="default: 64 for tiny, 4 for small, 2 for base")
     parser.add_argument("--steps", type=int, default=20, help="timed training steps per method")
-    parser.add_argument("--forwards", type=int, default=60, help="timed inference forward passes per model")
+    parser.add_argument("--forwards", type=int, default=40, help="timed inference forward passes per model")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", help="also write the tables to this Markdown file")
     return parser.parse_args(argv)
@@ -150,6 +150,7 @@ def measure_steps(preset: Preset, batch: tuple, steps: int, device: torch.device
 
 
 def _step_fn(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: tuple) -> Callable[[], None]:
+    """A closure per model: a lambda written inside the loop would see only the last model."""
     return lambda: train_step(model, opt, *batch)
 
 
@@ -166,17 +167,18 @@ def lora_models(preset: Preset, device: torch.device) -> dict[str, torch.nn.Modu
     return {"base (no adapter)": base.eval(), "lora r=8 unmerged": lora.eval(), "lora r=8 merged": merged.eval()}
 
 
-@torch.inference_mode()
 def measure_inference(preset: Preset, images: torch.Tensor, forwards: int, device: torch.device) -> tuple[dict, float]:
     """Forward times of the three models, interleaved, and how far the merged logits are from the unmerged."""
     models = lora_models(preset, device)
-    gap = (models["lora r=8 merged"](images) - models["lora r=8 unmerged"](images)).abs().max().item()
     fns = {name: _forward_fn(model, images) for name, model in models.items()}
-    interleave(fns, WARMUP_STEPS, device)
-    return interleave(fns, forwards, device), gap
+    with torch.inference_mode():
+        gap = (fns["lora r=8 merged"]() - fns["lora r=8 unmerged"]()).abs().max().item()
+        interleave(fns, WARMUP_STEPS, device)
+        return interleave(fns, forwards, device), gap
 
 
 def _forward_fn(model: torch.nn.Module, images: torch.Tensor) -> Callable[[], torch.Tensor]:
+    """A closure per model (see ``_step_fn``)."""
     return lambda: model(images)
 
 
@@ -195,7 +197,8 @@ def training_table(counts: dict, times: dict, memory: dict, args: argparse.Names
     lines = [
         f"**Training step of each method vs full fine-tuning** — `{args.model}`, batch {args.batch}, {device.type}; "
         f"step = forward + backward + AdamW; median (interquartile range) of {args.steps} per-round ratios, methods "
-        f"round-robin after {WARMUP_STEPS} warm-up steps. Memory: {measure}.",
+        f"round-robin after {WARMUP_STEPS} warm-up steps. Trainable % is of all parameters of the adapted model. "
+        f"Memory: {measure}.",
         "",
         "| method | trainable params | trainable % | step time / full | memory / full |",
         "|---|---:|---:|---:|---:|",
@@ -226,13 +229,14 @@ def inference_table(times: dict, gap: float, args: argparse.Namespace, device: t
     return "\n".join(lines)
 
 
-def header(args: argparse.Namespace, device: torch.device) -> str:
-    command = "python benchmarks/bench_adapters.py " + shlex.join(sys.argv[1:])
-    return (f"`{command.strip()}` — torch {torch.__version__}, timm {timm.__version__}, "
+def header(argv: list[str], device: torch.device) -> str:
+    command = shlex.join(["python", "benchmarks/bench_adapters.py", *argv])
+    return (f"`{command}` — torch {torch.__version__}, timm {timm.__version__}, "
             f"{torch.get_num_threads()} CPU threads, device {device.type}")
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     preset = PRESETS[args.model]
     args.batch = args.batch or preset.batch
@@ -241,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     memory = measure_memory(preset, batch, device)
     counts, times = measure_steps(preset, batch, args.steps, device)
     infer_times, gap = measure_inference(preset, batch[0], args.forwards, device)
-    report = "\n\n".join([header(args, device), training_table(counts, times, memory, args, device),
+    report = "\n\n".join([header(argv, device), training_table(counts, times, memory, args, device),
                           inference_table(infer_times, gap, args, device)]) + "\n"
     print(report)
     if args.out:

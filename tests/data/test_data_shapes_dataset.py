@@ -36,9 +36,9 @@ def test_split_sizes_and_num_samples_override():
 
 
 def test_data_seed_selects_the_images_and_run_seed_does_not():
-    a, b = ShapesDataset("pretrain", "train", num_samples=20), ShapesDataset("pretrain", "train", num_samples=20)
-    c = ShapesDataset("pretrain", "train", num_samples=20, data_seed=1)
-    d = ShapesDataset("pretrain", "train", num_samples=20, seed=7)
+    a, b = ShapesDataset("shape_multi", "train", num_samples=20), ShapesDataset("shape_multi", "train", num_samples=20)
+    c = ShapesDataset("shape_multi", "train", num_samples=20, data_seed=1)
+    d = ShapesDataset("shape_multi", "train", num_samples=20, seed=7)
     for i in range(20):
         assert np.array_equal(a.load(i)[0], b.load(i)[0])
         assert np.array_equal(a.load(i)[0], d.load(i)[0])
@@ -160,8 +160,8 @@ def test_distance_label_matches_distance_between_mask_centroids():
         assert int(np.searchsorted([0.365, 0.515, 0.665], np.linalg.norm(a - b))) == label
 
 
-def test_pretrain_scenes_share_one_shape():
-    ds = ShapesDataset("pretrain", "train", num_samples=60)
+def test_shape_multi_scenes_share_one_shape():
+    ds = ShapesDataset("shape_multi", "train", num_samples=60)
     counts = set()
     for i in range(60):
         shapes = {o.shape for o in ds.scene(i).objects}

@@ -44,7 +44,7 @@ def test_solid_object_colour_edges_are_antialiased():
     assert intermediate.sum() >= 8  # blended edge pixels
 
 
-@pytest.mark.parametrize("task", ["count", "background", "pretrain"])
+@pytest.mark.parametrize("task", ["count", "background", "shape_multi"])
 def test_masks_agree_with_the_image(task):
     ds = ShapesDataset(task, "val200")
     for idx in range(12):

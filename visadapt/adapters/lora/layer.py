@@ -18,7 +18,8 @@ class LoRALinear(AdapterLayer):
     """``y = base(x) + s · B_j A_j dropout(x)`` added to output slice j (one slice = the whole output).
 
     ``lora_A`` is [slices, r, in] and ``lora_B`` [slices, width, r], so "whole qkv" and "q and v only" share one
-    code path: the update is scattered into the output columns listed in ``out_index``.
+    code path: the output is split into chunks of ``width`` and chunk ``chunk_ids[j]`` gets update j. (Split, add
+    and concatenate save nothing for backward, unlike an ``index_add`` that keeps its whole source.)
     """
 
     adapter_param_names: ClassVar[tuple[str, ...]] = ("lora_A", "lora_B")
@@ -30,20 +31,18 @@ class LoRALinear(AdapterLayer):
         super().__init__(base_layer, config)
         out_features, in_features = base_layer.weight.shape
         if config.qkv_slices is None:
-            starts, width = [0], out_features
+            chunk_ids, width = [0], out_features
         else:
             if out_features % 3:
                 raise ConfigError(f"lora qkv_slices needs a fused q|k|v projection; out_features={out_features}")
             width = out_features // 3
-            starts = [("q", "k", "v").index(s) * width for s in config.qkv_slices]
+            chunk_ids = [("q", "k", "v").index(s) for s in config.qkv_slices]
         self.scale = config.scale
         self.dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
         factory = dict(device=base_layer.weight.device, dtype=base_layer.weight.dtype)
-        self.lora_A = nn.Parameter(torch.empty(len(starts), config.r, in_features, **factory))
-        self.lora_B = nn.Parameter(torch.zeros(len(starts), width, config.r, **factory))
-        index = torch.cat([torch.arange(s, s + width) for s in starts])
-        self.register_buffer("out_index", index.to(base_layer.weight.device), persistent=False)
-        self.whole = config.qkv_slices is None
+        self.lora_A = nn.Parameter(torch.empty(len(chunk_ids), config.r, in_features, **factory))
+        self.lora_B = nn.Parameter(torch.zeros(len(chunk_ids), width, config.r, **factory))
+        self.chunk_ids, self.width = chunk_ids, width
         self.reset_parameters(config.init)
 
     def reset_parameters(self, init: str) -> None:
@@ -56,24 +55,28 @@ class LoRALinear(AdapterLayer):
             self.lora_B.zero_()
 
     def delta(self, x: torch.Tensor) -> torch.Tensor:
-        """The update for the adapted columns, shape [..., slices * width]."""
+        """The updates of the adapted chunks, shape [..., slices, width]."""
         h = torch.einsum("...i,sri->...sr", self.dropout(x), self.lora_A)
-        return torch.einsum("...sr,sor->...so", h, self.lora_B).flatten(-2) * self.scale
+        return torch.einsum("...sr,sor->...so", h, self.lora_B) * self.scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.base_layer(x)
-        if self.whole:
-            return y + self.delta(x)
-        return y.index_add(-1, self.out_index, self.delta(x))
+        delta = self.delta(x)
+        chunks = list(y.split(self.width, dim=-1))
+        for j, chunk in enumerate(self.chunk_ids):
+            chunks[chunk] = chunks[chunk] + delta[..., j, :]
+        return chunks[0] if len(chunks) == 1 else torch.cat(chunks, dim=-1)
 
     def delta_weight(self) -> torch.Tensor:
-        """``s · B_j A_j`` stacked as rows [slices * width, in]."""
-        return torch.bmm(self.lora_B, self.lora_A).flatten(0, 1) * self.scale
+        """``s · B_j A_j`` per slice, [slices, width, in]."""
+        return torch.bmm(self.lora_B, self.lora_A) * self.scale
 
     def merge(self) -> nn.Module:
         delta = self.delta_weight().to(self.base_layer.weight.dtype)
         if not torch.isfinite(delta).all():
             raise ValueError("lora merge: the update contains non-finite values; refusing to corrupt the weights")
         with torch.no_grad():
-            self.base_layer.weight.index_add_(0, self.out_index, delta)
+            rows = self.base_layer.weight.split(self.width, dim=0)
+            for j, chunk in enumerate(self.chunk_ids):
+                rows[chunk].add_(delta[j])
         return self.base_layer

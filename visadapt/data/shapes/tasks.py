@@ -163,7 +163,7 @@ def _sample_distance(rng: np.random.Generator, label: int) -> Scene:
     return Scene(sample_background(rng), objects)
 
 
-def _sample_pretrain(rng: np.random.Generator, label: int) -> Scene:
+def _sample_shape_multi(rng: np.random.Generator, label: int) -> Scene:
     return _several(rng, int(rng.integers(1, 4)), (0.10, 0.24), shape=SHAPES[label])
 
 
@@ -229,10 +229,10 @@ SHAPES_TASKS: dict[str, ShapesTask] = {
     "distance": ShapesTask(
         ("near", "medium", "far", "very far"), _sample_distance, _distance_label, "distance between two objects"
     ),
-    "pretrain": ShapesTask(
+    "shape_multi": ShapesTask(
         SHAPES,
-        _sample_pretrain,
+        _sample_shape_multi,
         partial(_first_object, "shape", SHAPES),
-        "shape shared by 1-3 objects, every other factor random: the source task for pretraining",
+        "shape shared by 1-3 small objects, every other factor random (a harder shape task)",
     ),
 }
