@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from visadapt.adapters import load_adapter  # noqa: E402
+from visadapt.adapters import load_adapter, read_adapter_config  # noqa: E402
 from visadapt.backbones import model_zoo_dir  # noqa: E402
 from visadapt.runner import load_config, train  # noqa: E402
 from visadapt.runner.build import build_backbone, to_plain  # noqa: E402
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(args.config)
     results = train(cfg, Path(args.work_dir or Path("work_dirs") / Path(args.config).stem))
     run_dir = Path(results["run_dir"])
-    backbone = build_backbone(cfg, num_classes=load_num_classes(run_dir))
+    backbone = build_backbone(cfg, num_classes=int(read_adapter_config(run_dir / "adapter")["num_classes"]))
     load_adapter(backbone.model, run_dir / "adapter")
     out = backbone.save_pretrained(
         model_zoo_dir() / f"{args.name}.safetensors",
@@ -39,12 +39,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"wrote {out} ({out.stat().st_size / 2**20:.2f} MiB)")
     return 0
-
-
-def load_num_classes(run_dir: Path) -> int:
-    from visadapt.adapters import read_adapter_config
-
-    return int(read_adapter_config(run_dir / "adapter")["num_classes"])
 
 
 if __name__ == "__main__":

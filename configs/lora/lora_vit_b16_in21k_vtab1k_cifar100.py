@@ -6,7 +6,6 @@ _base_ = [
     "../_base_/models/vit_b16_in21k.py",
     "../_base_/datasets/vtab_1k.py",
     "../_base_/schedules/adamw_cosine_100e.py",
-    "../_base_/default_runtime.py",
 ]
 adapter = dict(type="lora", r=8, alpha=8, target_modules=["blocks.*.attn.qkv"])
 trainer = dict(precision="bf16-mixed")

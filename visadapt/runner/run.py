@@ -117,5 +117,3 @@ def print_table(results: dict[str, Any]) -> None:
         print(f"{name:<{width}} | {value}")
     print(line)
 
-
-__all__ = ["LAST_CHECKPOINT", "evaluate", "train"]
