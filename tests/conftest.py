@@ -8,6 +8,8 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+# Tiny models: one thread avoids thread-pool overhead that dominates on a busy 2-core machine.
+torch.set_num_threads(1)
 sys.path.insert(0, str(ROOT))
 
 TINY_ARCH = "vit_tiny_patch16_224"

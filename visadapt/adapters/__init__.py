@@ -4,7 +4,7 @@
 ``adapter_state_dict`` / ``save_adapter`` / ``load_adapter`` move adapter tensors only; ``merge`` folds
 mergeable adapters into the base weights, leaving the upstream module tree.
 """
-from visadapt.adapters import bottleneck, lora, selection  # noqa: F401  (registers the methods)
+from visadapt.adapters import bottleneck, difffit, lora, mosa, selection, ssf, vpt  # noqa: F401  (registers methods)
 from visadapt.adapters.base import AdapterConfig, AdapterLayer, register_adapter
 from visadapt.adapters.functional import (
     AdapterLoadError,
@@ -18,6 +18,7 @@ from visadapt.adapters.functional import (
     merge,
     read_adapter_config,
     save_adapter,
+    set_injected_configs,
 )
 from visadapt.adapters.targeting import NoMatchingTargetError, match_targets
 from visadapt.registry import ADAPTERS
@@ -45,4 +46,5 @@ __all__ = [
     "read_adapter_config",
     "register_adapter",
     "save_adapter",
+    "set_injected_configs",
 ]

@@ -30,6 +30,11 @@ def injected_configs(model: nn.Module) -> list[AdapterConfig]:
     return list(getattr(model, _ATTR, []))
 
 
+def set_injected_configs(model: nn.Module, configs: list[AdapterConfig]) -> None:
+    """Record the configs a model carries (a plain list, not a sub-module, so no nn.Module attribute magic)."""
+    object.__setattr__(model, _ATTR, list(configs))
+
+
 def inject(model: nn.Module, cfg: dict | AdapterConfig | Iterable[dict | AdapterConfig]) -> nn.Module:
     """Inject one or several adapter configs into ``model`` (in place) and mark what trains."""
     cfgs = [cfg] if isinstance(cfg, (dict, AdapterConfig)) else list(cfg)
@@ -38,8 +43,7 @@ def inject(model: nn.Module, cfg: dict | AdapterConfig | Iterable[dict | Adapter
         config = AdapterConfig.from_dict(c)
         config.inject(model)
         configs.append(config)
-    # Stored with object.__setattr__: a plain list, not a sub-module, and no nn.Module attribute magic.
-    object.__setattr__(model, _ATTR, configs)
+    set_injected_configs(model, configs)
     mark_trainable(model)
     return model
 
@@ -146,7 +150,7 @@ def merge(model: nn.Module, strict: bool = True) -> nn.Module:
             parent, attr = get_parent(model, name)
             setattr(parent, attr, module.merge())
     remaining = [c for c in injected_configs(model) if c.method in unmergeable]
-    object.__setattr__(model, _ATTR, remaining)
+    set_injected_configs(model, remaining)
     if remaining:
         mark_trainable(model)
     else:

@@ -14,6 +14,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from mmengine.config import Config
 
 from visadapt.adapters import load_adapter, load_adapter_state_dict
+from visadapt.adapters.mosa.callback import MoSACallback
 from visadapt.runner.build import build_datamodule, build_task, to_plain, trainer_kwargs
 from visadapt.runner.callbacks import AdapterExport, RNGStateCallback
 from visadapt.runner.workdir import LAST_CHECKPOINT, RUN_DIR_ENV, is_launched_worker, resolve_run
@@ -48,7 +49,7 @@ def train(cfg: Config, work_root: Path, resume: str | None = None) -> dict[str, 
     trainer = L.Trainer(
         default_root_dir=run_dir,
         logger=[CSVLogger(run_dir, name="", version="logs"), TensorBoardLogger(run_dir, name="", version="tb")],
-        callbacks=[*checkpoints, RNGStateCallback(), AdapterExport(run_dir / "adapter", metadata)],
+        callbacks=[*checkpoints, RNGStateCallback(), MoSACallback(), AdapterExport(run_dir / "adapter", metadata)],
         **trainer_kwargs(cfg),
     )
     start = time.perf_counter()

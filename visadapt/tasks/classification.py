@@ -10,6 +10,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from visadapt.adapters import adapter_state_dict, count_parameters, inject
 from visadapt.adapters.base import AdapterConfig
+from visadapt.adapters.mosa import consistency_weight, symmetric_kl
 from visadapt.backbones.base import Backbone
 from visadapt.registry import TASKS
 from visadapt.tasks.optim import build_optimizer, build_scheduler
@@ -51,6 +52,8 @@ class ClassificationTask(L.LightningModule):
             if head and head not in c.modules_to_save and c.method != "full":
                 c.modules_to_save.append(head)
         inject(backbone.model, configs)
+        # MoSA's regulariser: a second stochastic pass tied to the first by a symmetric KL (0 = off).
+        self.consistency_weight = consistency_weight(backbone.model)
         self.optimizer_cfg = optimizer or {"type": "AdamW", "lr": 1e-3, "weight_decay": 1e-4}
         self.scheduler_cfg = scheduler
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
@@ -86,6 +89,8 @@ class ClassificationTask(L.LightningModule):
         images, labels = batch
         logits = self(images)
         loss = self.criterion(logits, labels)
+        if self.consistency_weight > 0:
+            loss = loss + self.consistency_weight * symmetric_kl(logits, self(images))
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
                 f"non-finite loss ({loss.item()}) at epoch {self.current_epoch}, step {self.global_step}; "
