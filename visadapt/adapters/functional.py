@@ -145,11 +145,24 @@ def merge(model: nn.Module, strict: bool = True) -> nn.Module:
     unmergeable = sorted({m.config.method for m in model.modules() if isinstance(m, AdapterLayer) and not m.mergeable})
     if unmergeable and strict:
         raise TypeError(f"adapters {unmergeable} cannot be folded into the base weights; they stay modules")
+    # Methods whose layers are not visadapt AdapterLayers (the HF PEFT bridge) fold themselves in through a
+    # ``merge_model(model)`` hook, which raises TypeError (changing nothing) when it cannot merge.
+    kept = []
+    for config in injected_configs(model):
+        merge_model = getattr(config, "merge_model", None)
+        if merge_model is None:
+            continue
+        try:
+            merge_model(model)
+        except TypeError:
+            if strict:
+                raise
+            kept.append(config)
     for name, module in list(model.named_modules()):
         if isinstance(module, AdapterLayer) and module.mergeable:
             parent, attr = get_parent(model, name)
             setattr(parent, attr, module.merge())
-    remaining = [c for c in injected_configs(model) if c.method in unmergeable]
+    remaining = [c for c in injected_configs(model) if c.method in unmergeable or c in kept]
     set_injected_configs(model, remaining)
     if remaining:
         mark_trainable(model)
