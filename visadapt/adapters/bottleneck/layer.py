@@ -29,17 +29,29 @@ class BottleneckAdapterLayer(AdapterLayer):
 
     def __init__(self, base_layer: nn.Module, config: "BottleneckConfig"):
         super().__init__(base_layer, config)
-        dim = _feature_dim(base_layer)
-        self.adapter = Bottleneck(dim, config.hidden_dim, config.act, config.dropout, config.layer_norm)
+        self.adapter = self.build_adapter(_feature_dim(base_layer), config)
         self.scale = config.scale
         self.parallel = config.placement == "parallel"
         self._stream: torch.Tensor | None = None
-        self.has_input_source = False
+        self._sources: list[nn.Module] = []  # a plain list: a source must not become a sub-module
+
+    def build_adapter(self, dim: int, config: "BottleneckConfig") -> nn.Module:
+        """The bottleneck module; variants (MoSA's split bottleneck) override this and keep the placement."""
+        return Bottleneck(dim, config.hidden_dim, config.act, config.dropout, config.layer_norm)
 
     def attach_input_source(self, source: nn.Module) -> None:
         """Capture the input of ``source`` (e.g. the block's ``norm2``) as the adapter's input."""
         source.register_forward_pre_hook(self._capture)
-        self.has_input_source = True
+        self._sources.append(source)
+
+    def detach_input_sources(self) -> list[nn.Module]:
+        """Remove this layer's capture hooks (when another layer takes its place) and return their sources."""
+        sources, self._sources = self._sources, []
+        for source in sources:
+            for hook_id, fn in list(source._forward_pre_hooks.items()):
+                if getattr(fn, "__self__", None) is self:
+                    del source._forward_pre_hooks[hook_id]
+        return sources
 
     def _capture(self, module: nn.Module, args: tuple[Any, ...]) -> None:
         self._stream = args[0]
@@ -48,7 +60,7 @@ class BottleneckAdapterLayer(AdapterLayer):
         y = self.base_layer(x, *args, **kwargs)
         if not self.parallel:
             return y + self.scale * self.adapter(y)
-        if not self.has_input_source:
+        if not self._sources:
             return y + self.scale * self.adapter(x)
         if self._stream is None:
             raise RuntimeError("parallel adapter: the input source did not run before the adapted module")

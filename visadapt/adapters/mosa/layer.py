@@ -18,14 +18,13 @@ from __future__ import annotations
 import math
 import warnings
 import zlib
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from visadapt.adapters.base import AdapterLayer
-from visadapt.adapters.bottleneck.layer import BottleneckAdapterLayer, _feature_dim
+from visadapt.adapters.bottleneck.layer import BottleneckAdapterLayer
 from visadapt.layers.bottleneck import ACTIVATIONS, QuickGELU
 from visadapt.registry import ConfigError
 
@@ -245,57 +244,24 @@ class SplitBottleneck(nn.Module):
         return f"share={self.share}, subadapters={self.num}, seed={self.seed}, key={self.key}, draws={self.draws}"
 
 
-class MoSALayer(AdapterLayer):
-    """``m(x) + s·A(h)`` (parallel; h = the input of ``input_from``, e.g. the block's residual stream) or
-    ``y + s·A(y)`` (sequential), with ``A`` a :class:`SplitBottleneck`.
+class MoSALayer(BottleneckAdapterLayer):
+    """The plain adapter placement (parallel on ``input_from``'s input, or sequential) with ``A`` a
+    :class:`SplitBottleneck`.
 
     Not ``mergeable`` in the project's sense (it cannot be folded into the base weights); ``merge()`` returns the
     equivalent plain :class:`BottleneckAdapterLayer` (see ``visadapt.adapters.mosa.merge_subadapters``).
     """
 
-    adapter_param_names: ClassVar[tuple[str, ...]] = ("adapter",)
     mergeable: ClassVar[bool] = False
 
-    def __init__(self, base_layer: nn.Module, config: "MoSAConfig"):
-        super().__init__(base_layer, config)
-        dim = _feature_dim(base_layer)
-        self.adapter = SplitBottleneck(dim, config.hidden_dim, config.act, config.dropout, config.layer_norm,
-                                       config.num_subadapters, config.share, config.seed, config.merge_mode)
-        self.adapter.warn_without_optimizer_hook = not config.momentum_on_inactive
-        ref = next(base_layer.parameters(), None)
+    def build_adapter(self, dim: int, config: "MoSAConfig") -> nn.Module:
+        adapter = SplitBottleneck(dim, config.hidden_dim, config.act, config.dropout, config.layer_norm,
+                                  config.num_subadapters, config.share, config.seed, config.merge_mode)
+        adapter.warn_without_optimizer_hook = not config.momentum_on_inactive
+        ref = next(self.base_layer.parameters(), None)
         if ref is not None:  # the device of the wrapped module; float32 like the plain bottleneck adapter
-            self.adapter.to(device=ref.device)
-        self.scale = config.scale
-        self.parallel = config.placement == "parallel"
-        self._stream: torch.Tensor | None = None
-        self._sources: list[nn.Module] = []  # a plain list: the source must not become a sub-module
-
-    # -- input from a sibling (the residual stream) ---------------------------------------------------------------
-    def attach_input_source(self, source: nn.Module) -> None:
-        source.register_forward_pre_hook(self._capture)
-        self._sources.append(source)
-
-    def _detach_input_sources(self) -> list[nn.Module]:
-        sources, self._sources = self._sources, []
-        for source in sources:
-            for hook_id, fn in list(source._forward_pre_hooks.items()):
-                if getattr(fn, "__self__", None) is self:
-                    del source._forward_pre_hooks[hook_id]
-        return sources
-
-    def _capture(self, module: nn.Module, args: tuple[Any, ...]) -> None:
-        self._stream = args[0]
-
-    def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        y = self.base_layer(x, *args, **kwargs)
-        if not self.parallel:
-            return y + self.scale * self.adapter(y)
-        if not self._sources:
-            return y + self.scale * self.adapter(x)
-        if self._stream is None:
-            raise RuntimeError("mosa: the input source did not run before the adapted module")
-        stream, self._stream = self._stream, None
-        return y + self.scale * self.adapter(stream)
+            adapter.to(device=ref.device)
+        return adapter
 
     # -- merge ------------------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -320,7 +286,7 @@ class MoSALayer(AdapterLayer):
             else:
                 out.load_state_dict(proj.state_dict())
         layer.train(self.training)
-        for source in self._detach_input_sources():
+        for source in self.detach_input_sources():
             layer.attach_input_source(source)
         return layer
 
