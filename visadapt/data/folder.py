@@ -26,8 +26,22 @@ def read_rgb(path: str | Path) -> np.ndarray:
         raise OSError(f"cannot read image '{path}': {type(err).__name__}: {err}") from err
 
 
+class FileListDataset(ImageDataset):
+    """Images listed as ``self.samples`` = [(path, label), ...], read from disk on demand."""
+
+    samples: list[tuple[Path, int]]
+
+    @property
+    def num_items(self) -> int:
+        return len(self.samples)
+
+    def load(self, idx: int) -> tuple[np.ndarray, int]:
+        path, label = self.samples[idx]
+        return read_rgb(path), label
+
+
 @DATASETS.register()
-class ImageFolderDataset(ImageDataset):
+class ImageFolderDataset(FileListDataset):
     """``root/<class_name>/*.{jpg,jpeg,png,bmp,webp}``; classes are the sorted sub-folder names."""
 
     def __init__(self, root: str | Path, transform: list[dict] | None = None, seed: int = 0):
@@ -51,13 +65,6 @@ class ImageFolderDataset(ImageDataset):
                 f"'{self.root}', found no images: {where}"
             )
 
-    @property
-    def num_items(self) -> int:
-        return len(self.samples)
-
-    def load(self, idx: int) -> tuple[np.ndarray, int]:
-        path, label = self.samples[idx]
-        return read_rgb(path), label
 
 
 def _parse_list(path: Path) -> list[tuple[str, int]]:
@@ -75,7 +82,7 @@ def _parse_list(path: Path) -> list[tuple[str, int]]:
 
 
 @DATASETS.register()
-class VTABListDataset(ImageDataset):
+class VTABListDataset(FileListDataset):
     """VTAB-1k as distributed by NOAH/SSF/MoSA: ``root/{train800,val200,train800val200,test}.txt``.
 
     ``num_classes`` defaults to the largest label in any of the list files present plus one (a small split
@@ -127,10 +134,3 @@ class VTABListDataset(ImageDataset):
         files = [self.root / f"{s}.txt" for s in VTAB_SPLITS if (self.root / f"{s}.txt").is_file()]
         return 1 + max(label for f in files for _, label in _parse_list(f))
 
-    @property
-    def num_items(self) -> int:
-        return len(self.samples)
-
-    def load(self, idx: int) -> tuple[np.ndarray, int]:
-        path, label = self.samples[idx]
-        return read_rgb(path), label
