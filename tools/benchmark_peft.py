@@ -1,0 +1,445 @@
+"""A VTAB-1k-style PEFT benchmark: every method on every task of a suite, one table.
+
+    python tools/benchmark_peft.py configs/benchmark/shapes_vtab.py [--methods a,b] [--tasks x,y] [--seeds 0,1,2]
+                                   [--lrs 1e-3,3e-3] [--quick] [--out-dir DIR]
+
+Protocol (VTAB-1k): for each (method, task) and each learning rate of the method's grid, train on train800 and
+validate on val200 (first seed); the lr with the best final val200 accuracy is chosen. Then, for each seed, train
+on train800val200 (no validation) with the chosen lr and evaluate once on test. Test is never used for selection.
+
+Writes to the output directory: ``selection.csv`` (one row per method x task x grid lr), ``results.csv`` (one row
+per method x task x seed), ``table.md`` and ``accuracy_vs_params.png``; the runs sit under ``runs/``. Step time and
+memory relative to full fine-tuning, and merged inference time relative to the base model, are measured side by
+side in this process with the functions of ``benchmarks/bench_adapters.py``.
+
+``--quick`` shrinks everything (a few dozen images, 1 epoch, 1 lr unless ``--lrs`` is given, 2 timed steps) so the
+whole pipeline runs in seconds; its numbers mean nothing. Note that a shrunk ``train800val200`` split is a prefix
+of train800 (the split is train800 followed by val200), so quick final runs do not see val200 images.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import csv
+import io
+import json
+import logging
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+sys.path.insert(0, str(ROOT / "benchmarks"))  # bench_adapters imports its sibling _measure as a top-level module
+
+import torch  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+
+import bench_adapters as bench  # noqa: E402
+from _measure import interleave, ratio_stats  # noqa: E402
+from visadapt import adapters as A  # noqa: E402
+from visadapt.data.shapes.tasks import SHAPES_TASKS  # noqa: E402
+from visadapt.registry import ConfigError  # noqa: E402
+from visadapt.runner import train  # noqa: E402
+from visadapt.runner.build import build_backbone, build_task, to_plain  # noqa: E402
+from visadapt.runner.config import check_top_level  # noqa: E402
+from visadapt.runner.workdir import RUN_DIR_ENV  # noqa: E402
+
+# --quick: split sizes, epochs and measurement lengths that run the pipeline in seconds.
+QUICK = dict(train=48, val=32, test=64, epochs=1, steps=2, forwards=2)
+COST_CLASSES = bench.NUM_CLASSES  # head size of the models built for the cost measurement (bench's random labels)
+MEAN_TASKS = "mean over tasks"
+MEAN_GROUPS = "mean of group means"
+
+
+class BenchmarkError(ValueError):
+    """A bad benchmark config or command line (unknown method, task, ...)."""
+
+
+# -- configuration -------------------------------------------------------------------------------------------------
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("config", help="benchmark config (configs/benchmark/...py)")
+    parser.add_argument("--methods", help="comma-separated subset of the config's methods (default: all)")
+    parser.add_argument("--tasks", help="comma-separated subset of the suite's tasks (default: all)")
+    parser.add_argument("--seeds", help="comma-separated seeds of the final runs (default: the config's)")
+    parser.add_argument("--lrs", help="comma-separated lr grid for every method (default: each method's grid)")
+    parser.add_argument("--quick", action="store_true", help="tiny subsets, 1 epoch, 1 lr: a smoke run")
+    parser.add_argument("--out-dir", help="default: work_dirs/benchmark_peft/<timestamp>")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: for the tiny model on a busy CPU, more threads are "
+                             "slower, e.g. 25 s vs ~2 s per LoRA epoch measured on a loaded 2-core machine)")
+    return parser.parse_args(argv)
+
+
+def _csv_list(text: str | None, kind: type = str) -> list | None:
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    try:
+        return [kind(t) for t in items]
+    except ValueError as err:
+        raise BenchmarkError(f"cannot read {text!r} as a list of {kind.__name__}: {err}") from err
+
+
+def _pick(requested: list[str] | None, valid: list[str], kind: str) -> list[str]:
+    if requested is None:
+        return list(valid)
+    unknown = [r for r in requested if r not in valid]
+    if unknown:
+        raise BenchmarkError(f"unknown {kind}(s) {', '.join(unknown)}; valid {kind}s: {', '.join(valid)}")
+    if not requested:
+        raise BenchmarkError(f"no {kind} selected; valid {kind}s: {', '.join(valid)}")
+    return list(dict.fromkeys(requested))
+
+
+def load_benchmark(path: str | Path) -> tuple[dict, dict]:
+    """The base experiment (a plain dict of run-config keys) and the ``benchmark`` section, both checked."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"benchmark config not found: {path}")
+    cfg = Config.fromfile(str(path))
+    base = to_plain(cfg.to_dict())
+    if "benchmark" not in base:
+        raise BenchmarkError(f"{path}: no 'benchmark' dict (suite, methods, lr_grid, epochs, seeds)")
+    spec = base.pop("benchmark")
+    check_top_level(Config(base), str(path))
+    for key in ("suite", "methods"):
+        if not spec.get(key):
+            raise BenchmarkError(f"{path}: benchmark.{key} is missing or empty")
+    for group, tasks in spec["suite"].items():
+        bad = [t for t in tasks if t not in SHAPES_TASKS]
+        if bad:
+            raise BenchmarkError(f"{path}: suite group '{group}' has unknown task(s) {', '.join(bad)}; "
+                                 f"valid tasks: {', '.join(SHAPES_TASKS)}")
+    valid_types = A.list_adapters()
+    for name, method in spec["methods"].items():
+        if not isinstance(method, dict) or "adapter" not in method:
+            raise BenchmarkError(f"{path}: benchmark.methods.{name} needs dict(adapter=dict(type=...), ...)")
+        if method["adapter"].get("type") not in valid_types:
+            raise BenchmarkError(f"{path}: benchmark.methods.{name}: unknown adapter type "
+                                 f"{method['adapter'].get('type')!r}; valid types: {', '.join(valid_types)}")
+        extra = set(method) - {"adapter", "optimizer", "lr_grid"}
+        if extra:
+            raise BenchmarkError(f"{path}: benchmark.methods.{name}: unknown key(s) {sorted(extra)}; "
+                                 "valid keys: adapter, optimizer, lr_grid")
+    return base, spec
+
+
+def run_config(base: dict, method: dict, task: str, lr: float, seed: int, epochs: int, final: bool,
+               quick: bool, source: str) -> Config:
+    """One run's config: the base experiment + the method + the task, on the selection or the final splits."""
+    d = copy.deepcopy(base)
+    d["adapter"] = copy.deepcopy(method["adapter"])
+    d["optimizer"] = {**d.get("optimizer", {}), **method.get("optimizer", {}), "lr": float(lr)}
+    d["seed"] = int(seed)
+    d["trainer"] = {**d.get("trainer", {}), "max_epochs": int(epochs), "enable_progress_bar": False,
+                    "enable_model_summary": False}
+    data = d["data"]
+    split = dict(data["train"], task=task)
+    split.pop("num_samples", None)
+    if final:  # train800val200 -> one test evaluation; no validation, nothing selected
+        data["train"] = dict(split, split="train800val200")
+        data["val"] = None
+        data["test"] = dict(data["test"], task=task, split="test")
+    else:  # train800 -> val200; test is not even built
+        data["train"] = dict(split, split="train800")
+        data["val"] = dict(data["val"], task=task, split="val200")
+        data["test"] = None
+    if quick:
+        data["train"]["num_samples"] = QUICK["train"]
+        if data["val"]:
+            data["val"]["num_samples"] = QUICK["val"]
+        if data["test"]:
+            data["test"]["num_samples"] = QUICK["test"]
+        if d.get("scheduler"):
+            d["scheduler"] = {**d["scheduler"], "warmup_epochs": 0}
+    cfg = Config(d, filename=source)
+    check_top_level(cfg, source)
+    return cfg
+
+
+# -- runs ----------------------------------------------------------------------------------------------------------
+def last_val_acc(run_dir: Path) -> float:
+    """Val accuracy at the end of training (the iterate a final run would keep), from the run's CSV log."""
+    rows = [r for r in csv.DictReader(open(Path(run_dir) / "logs" / "metrics.csv")) if r.get("val/acc")]
+    if not rows:
+        raise RuntimeError(f"{run_dir}: no val/acc in logs/metrics.csv")
+    return float(rows[-1]["val/acc"])
+
+
+def run_one(cfg: Config, work_root: Path) -> dict[str, Any]:
+    with contextlib.redirect_stdout(io.StringIO()):  # train() prints a table per run; results.json keeps it
+        return train(cfg, work_root)
+
+
+def benchmark_pair(base: dict, spec: dict, name: str, task: str, group: str, lrs: list[float], seeds: list[int],
+                   epochs: int, quick: bool, out: Path, source: str) -> tuple[list[dict], list[dict]]:
+    method = spec["methods"][name]
+    selection = []
+    for lr in lrs:
+        cfg = run_config(base, method, task, lr, seeds[0], epochs, final=False, quick=quick, source=source)
+        res = run_one(cfg, out / "runs" / name / task / f"select_lr{lr:g}")
+        if "test/acc" in res["metrics"]:
+            raise RuntimeError("a selection run evaluated on test")  # the protocol never selects on test
+        acc = last_val_acc(Path(res["run_dir"]))
+        selection.append(dict(method=name, group=group, task=task, lr=lr, seed=seeds[0], val_acc=round(acc, 6),
+                              chosen=False, test_evaluated="test/acc" in res["metrics"],
+                              fit_seconds=res["fit_seconds"], run_dir=res["run_dir"]))
+        print(f"  select {name:>14} {task:>12} lr={lr:g}: val200 acc {acc:.4f} ({res['fit_seconds']:.1f} s)",
+              flush=True)
+    best = max(range(len(selection)), key=lambda i: selection[i]["val_acc"])  # first of ties: grid order
+    selection[best]["chosen"] = True
+    lr, val_acc = selection[best]["lr"], selection[best]["val_acc"]
+    finals = []
+    for seed in seeds:
+        cfg = run_config(base, method, task, lr, seed, epochs, final=True, quick=quick, source=source)
+        res = run_one(cfg, out / "runs" / name / task / f"final_seed{seed}")
+        acc = res["metrics"]["test/acc"]
+        finals.append(dict(method=name, group=group, task=task, seed=seed, chosen_lr=lr, val_acc=val_acc,
+                           test_acc=round(acc, 6), trainable_params=res["parameters"]["trainable"],
+                           total_params=res["parameters"]["total"], fit_seconds=res["fit_seconds"],
+                           run_dir=res["run_dir"]))
+        print(f"  final  {name:>14} {task:>12} lr={lr:g} seed={seed}: test acc {acc:.4f} "
+              f"({res['fit_seconds']:.1f} s)", flush=True)
+    return selection, finals
+
+
+# -- costs (side by side, one process; functions of benchmarks/bench_adapters.py) ----------------------------------
+def _cost_model(base: dict, method: dict, task: str, source: str, device: torch.device) -> torch.nn.Module:
+    cfg = run_config(base, method, task, 1e-3, 0, 1, final=False, quick=True, source=source)
+    torch.manual_seed(bench.SEED)
+    return build_task(cfg, COST_CLASSES).backbone.to(device)  # the adapted backbone, head in modules_to_save
+
+
+def measure_costs(base: dict, spec: dict, names: list[str], task: str, steps: int, forwards: int,
+                  source: str) -> dict[str, dict[str, Any]]:
+    """Step time and memory / full fine-tuning, merged inference time / base model, for each method."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    methods = {n: spec["methods"][n] for n in names}
+    reference = "full"
+    if not any(m["adapter"]["type"] == "full" for m in methods.values()):
+        methods[reference] = dict(adapter=dict(type="full"))
+    else:
+        reference = next(n for n, m in methods.items() if m["adapter"]["type"] == "full")
+    image_size = int(base["data"]["train"].get("image_size", 32))
+    batch_size = int(base["data"].get("batch_size", 32))
+    preset = bench.Preset("", {}, image_size, batch_size)
+    batch = bench.make_batch(preset, batch_size, device)
+
+    memory = {}
+    for name, method in methods.items():  # one model on the device at a time (a clean CUDA peak)
+        model = _cost_model(base, method, task, source, device).train()
+        memory[name] = bench.step_memory(model, batch, device)
+        del model
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    fns = {}
+    for name, method in methods.items():
+        model = _cost_model(base, method, task, source, device).train()
+        fns[name] = bench._step_fn(model, bench.make_optimizer(model), batch)
+    interleave(fns, bench.WARMUP_STEPS, device)
+    times = interleave(fns, steps, device)
+    del fns
+
+    cfg = run_config(base, dict(adapter=dict(type="full")), task, 1e-3, 0, 1, final=False, quick=True, source=source)
+    torch.manual_seed(bench.SEED)
+    infer = {"base": build_backbone(cfg, COST_CLASSES).to(device).eval()}  # no adapter injected at all
+    for name in names:
+        model = _cost_model(base, methods[name], task, source, device).eval()
+        try:
+            A.merge(model.model, strict=True)
+        except TypeError:  # not mergeable: stays a module at inference
+            continue
+        infer[name] = model
+    with torch.inference_mode():
+        ffns = {n: bench._forward_fn(m, batch[0]) for n, m in infer.items()}
+        interleave(ffns, bench.WARMUP_STEPS, device)
+        ftimes = interleave(ffns, forwards, device)
+
+    costs = {}
+    for name in names:
+        costs[name] = dict(
+            step_ratio=ratio_stats(times[name], times[reference]),
+            memory_ratio=memory[name] / memory[reference],
+            infer_ratio=ratio_stats(ftimes[name], ftimes["base"]) if name in ftimes else None,
+        )
+    costs["_meta"] = dict(device=device.type, batch=batch_size, image_size=image_size, steps=steps,
+                          forwards=forwards, full_step_ms=1000 * statistics.median(times[reference]),
+                          memory_measure="CUDA max_memory_allocated" if device.type == "cuda"
+                          else "saved-for-backward + params + grads + AdamW state")
+    return costs
+
+
+# -- report --------------------------------------------------------------------------------------------------------
+def _mean_std(values: list[float]) -> tuple[float, float | None]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def summarize(finals: list[dict], names: list[str], groups: dict[str, list[str]]) -> dict[str, dict]:
+    summary = {}
+    for name in names:
+        rows = [r for r in finals if r["method"] == name]
+        per_task = {t: _mean_std([r["test_acc"] for r in rows if r["task"] == t])
+                    for g in groups.values() for t in g}
+        group_means = {g: statistics.fmean(per_task[t][0] for t in tasks) for g, tasks in groups.items()}
+        summary[name] = dict(
+            per_task=per_task,
+            group_means=group_means,
+            mean_tasks=statistics.fmean(m for m, _ in per_task.values()),
+            mean_groups=statistics.fmean(group_means.values()),
+            params=round(statistics.fmean(r["trainable_params"] for r in rows)),
+            total=round(statistics.fmean(r["total_params"] for r in rows)),
+        )
+    return summary
+
+
+def _acc_cell(mean: float, std: float | None) -> str:
+    return f"{100 * mean:.1f}" + (f" ± {100 * std:.1f}" if std is not None else "")
+
+
+def _ratio_cell(stats: tuple[float, float, float] | None) -> str:
+    return "—" if stats is None else f"{stats[0]:.2f} ({stats[1]:.2f}–{stats[2]:.2f})"
+
+
+def markdown_table(summary: dict, costs: dict, groups: dict[str, list[str]], seeds: list[int], epochs: int,
+                   quick: bool, command: str) -> str:
+    tasks = [t for g in groups.values() for t in g]
+    short = {g: g[:4] for g in groups}
+    meta = costs["_meta"]
+    head = ["method", "trainable params"] + [f"{t} ({short[g]})" for g, ts in groups.items() for t in ts]
+    head += [f"{MEAN_TASKS}", f"{MEAN_GROUPS}", "step time / full", "memory / full", "merged inference / base"]
+    lines = [
+        f"**PEFT benchmark, VTAB-1k protocol** — `{command}`{' (QUICK SMOKE RUN: numbers are meaningless)' if quick else ''}",
+        "",
+        f"Test top-1 accuracy (%) after training on train800val200 with the lr chosen on val200 (train800 → val200, "
+        f"seed {seeds[0]}); {epochs} epoch(s); mean"
+        + (f" ± std over seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else f" of seed {seeds[0]}") + ". "
+        f"Groups: " + "; ".join(f"{g} ({short[g]}): {', '.join(ts)}" for g, ts in groups.items()) + ". "
+        f"**{MEAN_TASKS}**: the plain average of the {len(tasks)} task accuracies; **{MEAN_GROUPS}**: the average "
+        f"of the per-group averages (each group weighs the same). Trainable params include the new head (averaged "
+        f"over tasks, whose heads differ). Cost columns: median (interquartile range) of {meta['steps']} per-round "
+        f"ratios, methods side by side in one process ({meta['device']}, batch {meta['batch']}, "
+        f"{meta['image_size']}×{meta['image_size']}); memory = {meta['memory_measure']}; merged inference only for "
+        f"mergeable methods (— otherwise), after folding the adapter into the weights, vs the model without adapter "
+        f"({meta['forwards']} forwards). Full fine-tuning step for scale: {meta['full_step_ms']:.1f} ms.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|---|" + "---:|" * (len(head) - 1),
+    ]
+    for name, s in summary.items():
+        c = costs[name]
+        cells = [name, f"{s['params']:,}"] + [_acc_cell(*s["per_task"][t]) for t in tasks]
+        cells += [f"{100 * s['mean_tasks']:.1f}", f"{100 * s['mean_groups']:.1f}", _ratio_cell(c["step_ratio"]),
+                  f"{c['memory_ratio']:.2f}", _ratio_cell(c["infer_ratio"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(summary: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, s in summary.items():
+        ax.scatter(s["params"], 100 * s["mean_groups"], label=f"{name} ({MEAN_GROUPS})", marker="o")
+        ax.scatter(s["params"], 100 * s["mean_tasks"], marker="x", color="grey")
+        ax.annotate(name, (s["params"], 100 * s["mean_groups"]), textcoords="offset points", xytext=(4, 4),
+                    fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("trainable parameters (log scale)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"Accuracy vs trainable parameters\n(o: {MEAN_GROUPS}, x: {MEAN_TASKS})", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+# -- main ----------------------------------------------------------------------------------------------------------
+def run_benchmark(args: argparse.Namespace) -> Path:
+    base, spec = load_benchmark(args.config)
+    source = str(Path(args.config).resolve())
+    all_tasks = [t for ts in spec["suite"].values() for t in ts]
+    names = _pick(_csv_list(args.methods), list(spec["methods"]), "method")
+    tasks = _pick(_csv_list(args.tasks), all_tasks, "task")
+    groups = {g: [t for t in ts if t in tasks] for g, ts in spec["suite"].items()}
+    groups = {g: ts for g, ts in groups.items() if ts}
+    seeds = _csv_list(args.seeds, int) or [int(s) for s in spec.get("seeds", [base.get("seed", 0)])]
+    lr_override = _csv_list(args.lrs, float)
+    epochs = QUICK["epochs"] if args.quick else int(spec.get("epochs", base["trainer"].get("max_epochs", 1)))
+    measure = spec.get("measure", {})
+    steps = QUICK["steps"] if args.quick else int(measure.get("steps", 20))
+    forwards = QUICK["forwards"] if args.quick else int(measure.get("forwards", 40))
+    out = Path(args.out_dir or ROOT / "work_dirs" / "benchmark_peft" / time.strftime("%Y%m%d_%H%M%S"))
+    out.mkdir(parents=True, exist_ok=True)
+    command = " ".join(["python tools/benchmark_peft.py", *sys.argv[1:]]) if args.argv is None else \
+        " ".join(["python tools/benchmark_peft.py", *args.argv])
+
+    selection, finals = [], []
+    start = time.perf_counter()
+    for name in names:
+        grid = lr_override or [float(x) for x in spec["methods"][name].get("lr_grid", spec.get("lr_grid", [1e-3]))]
+        if args.quick and lr_override is None:
+            grid = grid[:1]
+        for group, ts in groups.items():
+            for task in ts:
+                sel, fin = benchmark_pair(base, spec, name, task, group, grid, seeds, epochs, args.quick, out, source)
+                selection += sel
+                finals += fin
+    write_csv(out / "selection.csv", selection)
+    write_csv(out / "results.csv", finals)
+    print(f"trained {len(selection) + len(finals)} runs in {time.perf_counter() - start:.0f} s; measuring costs",
+          flush=True)
+    costs = measure_costs(base, spec, names, tasks[0], steps, forwards, source)
+    summary = summarize(finals, names, groups)
+    table = markdown_table(summary, costs, groups, seeds, epochs, args.quick, command)
+    (out / "table.md").write_text(table)
+    (out / "summary.json").write_text(json.dumps(
+        {n: {k: v for k, v in s.items() if k != "per_task"} | {"per_task": {t: list(v) for t, v in
+                                                                             s["per_task"].items()}}
+         for n, s in summary.items()}, indent=2))
+    plot(summary, out / "accuracy_vs_params.png")
+    print("\n" + table)
+    print(f"written to {out}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.argv = argv
+    for name in ("lightning.pytorch", "lightning.fabric"):  # one "GPU available" banner per run is noise here
+        logging.getLogger(name).setLevel(logging.WARNING)
+    previous = os.environ.get(RUN_DIR_ENV)
+    threads = torch.get_num_threads()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    try:
+        run_benchmark(args)
+    except (BenchmarkError, ConfigError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    finally:  # train() points this at the last run; leave the environment as it was
+        torch.set_num_threads(threads)
+        if previous is None:
+            os.environ.pop(RUN_DIR_ENV, None)
+        else:
+            os.environ[RUN_DIR_ENV] = previous
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
