@@ -12,8 +12,10 @@ from typing import Iterable
 
 from torch import nn
 
+from visadapt.registry import ConfigError
 
-class NoMatchingTargetError(ValueError):
+
+class NoMatchingTargetError(ConfigError):
     """No module of the model matches an adapter's target patterns."""
 
 
