@@ -1,11 +1,16 @@
 """Datasets (all registered in ``DATASETS``), seeded augmentation pipelines and the offline shapes world."""
 from .base import EpochSampler, ImageDataset
+from .corruptions import CORRUPTIONS, CIFAR10CDataset, CorruptedDataset, ImageNetCDataset, corrupt
 from .digits import DigitsDataset
 from .folder import ImageFolderDataset, VTABListDataset
 from .shapes import SHAPES_TASKS, ShapesDataset, caption, render_scene, render_video
 from .transforms import build_transforms
 
 __all__ = [
+    "CORRUPTIONS",
+    "CIFAR10CDataset",
+    "CorruptedDataset",
+    "ImageNetCDataset",
     "SHAPES_TASKS",
     "DigitsDataset",
     "EpochSampler",
@@ -15,6 +20,7 @@ __all__ = [
     "VTABListDataset",
     "build_transforms",
     "caption",
+    "corrupt",
     "render_scene",
     "render_video",
 ]

@@ -1,0 +1,55 @@
+"""Common corruptions (ImageNet-C / CIFAR-10-C): the 15 corruption functions and the datasets built on them.
+
+Importing this package registers ``CorruptedDataset``, ``CIFAR10CDataset`` and ``ImageNetCDataset`` in ``DATASETS``.
+"""
+from .datasets import CIFAR10CDataset, CorruptedDataset, ImageNetCDataset
+from .functional import (
+    CORRUPTION_FUNCTIONS,
+    CORRUPTIONS,
+    EXTRA_CORRUPTIONS,
+    PARAMS,
+    SMALL_IMAGE_MAX,
+    brightness,
+    contrast,
+    corrupt,
+    defocus_blur,
+    elastic_transform,
+    fog,
+    frost,
+    gaussian_noise,
+    glass_blur,
+    impulse_noise,
+    jpeg_compression,
+    motion_blur,
+    pixelate,
+    shot_noise,
+    snow,
+    zoom_blur,
+)
+
+__all__ = [
+    "CORRUPTIONS",
+    "CORRUPTION_FUNCTIONS",
+    "EXTRA_CORRUPTIONS",
+    "PARAMS",
+    "SMALL_IMAGE_MAX",
+    "CIFAR10CDataset",
+    "CorruptedDataset",
+    "ImageNetCDataset",
+    "brightness",
+    "contrast",
+    "corrupt",
+    "defocus_blur",
+    "elastic_transform",
+    "fog",
+    "frost",
+    "gaussian_noise",
+    "glass_blur",
+    "impulse_noise",
+    "jpeg_compression",
+    "motion_blur",
+    "pixelate",
+    "shot_noise",
+    "snow",
+    "zoom_blur",
+]
