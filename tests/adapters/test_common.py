@@ -30,8 +30,25 @@ CASES = {
     "difffit": dict(type="difffit"),
     "difffit_scalar": dict(type="difffit", per_channel=False, train_norm=False),
 }
+# HF PEFT tuners through the bridge (PiSSA/OLoRA move W's principal part into the adapter: outputs still match).
+PEFT_CASES = {
+    "peft_lora": dict(peft_type="LORA", peft_kwargs=dict(r=4, lora_alpha=8)),
+    "peft_dora": dict(peft_type="DORA", peft_kwargs=dict(r=4)),
+    "peft_dora_kwarg": dict(peft_type="lora", peft_kwargs=dict(r=2, use_dora=True, lora_dropout=0.1),
+                            target_modules=["blocks.*.attn.proj"]),
+    "peft_pissa": dict(peft_type="LORA", peft_kwargs=dict(r=4, init_lora_weights="pissa")),
+    "peft_olora": dict(peft_type="LORA", peft_kwargs=dict(r=4, init_lora_weights="olora")),
+    "peft_ia3": dict(peft_type="IA3", target_modules=["blocks.*.attn.qkv", "blocks.*.mlp.fc2"],
+                     peft_kwargs=dict(feedforward_modules=["blocks.*.mlp.fc2"])),
+    "peft_boft": dict(peft_type="BOFT", peft_kwargs=dict(boft_block_size=4)),
+    "peft_oft": dict(peft_type="OFT", peft_kwargs=dict(r=0, oft_block_size=4)),
+    "peft_hra": dict(peft_type="HRA", peft_kwargs=dict(r=4)),
+    "peft_loha": dict(peft_type="LOHA", peft_kwargs=dict(r=4)),
+    "peft_lokr": dict(peft_type="LOKR", peft_kwargs=dict(r=4)),
+}
+CASES.update({name: dict(type="peft", **cfg) for name, cfg in PEFT_CASES.items()})
 MERGEABLE = {"lora", "lora_qv", "lora_proj_rslora", "bitfit", "linear_probe", "full", "ssf", "ssf_paper_init",
-             "difffit", "difffit_scalar"}
+             "difffit", "difffit_scalar", *PEFT_CASES}
 # Prompts take part in attention from the first step, and SSF's paper init is N(1, 0.02): not the identity.
 NOT_IDENTITY_AT_INIT = {"vpt", "vpt_deep", "ssf_paper_init"}
 

@@ -12,7 +12,7 @@ from torch import nn
 from visadapt import adapters as A
 from visadapt.adapters import mosa
 from visadapt.adapters.bottleneck import BottleneckAdapterLayer
-from visadapt.adapters.mosa import MoSALayer, SplitLinear
+from visadapt.adapters.mosa import SplitLinear
 from visadapt.registry import ConfigError
 
 HIDDEN = 4

@@ -10,26 +10,13 @@ peft = pytest.importorskip("peft")
 import timm  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 
+from tests.adapters.test_common import PEFT_CASES  # noqa: E402
 from tests.conftest import TINY_ARCH, TINY_KWARGS  # noqa: E402
 from visadapt import adapters as A  # noqa: E402
 from visadapt.adapters import peft_bridge as PB  # noqa: E402
 from visadapt.registry import ConfigError  # noqa: E402
 
-QKV_FC2 = ["blocks.*.attn.qkv", "blocks.*.mlp.fc2"]
-CASES = {
-    "lora": dict(peft_type="LORA", peft_kwargs=dict(r=4, lora_alpha=8)),
-    "dora": dict(peft_type="DORA", peft_kwargs=dict(r=4)),
-    "dora_kwarg": dict(peft_type="lora", peft_kwargs=dict(r=2, use_dora=True, lora_dropout=0.1),
-                       target_modules=["blocks.*.attn.proj"]),
-    "pissa": dict(peft_type="LORA", peft_kwargs=dict(r=4, init_lora_weights="pissa")),
-    "olora": dict(peft_type="LORA", peft_kwargs=dict(r=4, init_lora_weights="olora")),
-    "ia3": dict(peft_type="IA3", target_modules=QKV_FC2, peft_kwargs=dict(feedforward_modules=["blocks.*.mlp.fc2"])),
-    "boft": dict(peft_type="BOFT", peft_kwargs=dict(boft_block_size=4)),
-    "oft": dict(peft_type="OFT", peft_kwargs=dict(r=0, oft_block_size=4)),
-    "hra": dict(peft_type="HRA", peft_kwargs=dict(r=4)),
-    "loha": dict(peft_type="LOHA", peft_kwargs=dict(r=4)),
-    "lokr": dict(peft_type="LOKR", peft_kwargs=dict(r=4)),
-}
+CASES = PEFT_CASES
 
 
 def _inject(backbone, case):
@@ -57,65 +44,24 @@ def _stock(base=None):
     return model
 
 
+# The shared checks (identity at init, trainable set, save/load, merge and strict stock-timm load) run over these
+# cases in test_common.py; here: what is specific to the bridge.
+
+
 @pytest.mark.parametrize("case", list(CASES))
-def test_identity_at_init(case, tiny_vit, images):
-    # PiSSA/OLoRA move the principal part of W into the adapter: W_res + B A equals W, so outputs still match.
+def test_adapter_tensors_are_peft_layers_own_parameters(case, tiny_vit):
     backbone = tiny_vit()
-    before = backbone(images)
     _inject(backbone, case)
     assert _tuner_layers(backbone.model)
-    torch.testing.assert_close(backbone(images), before, atol=1e-6, rtol=0)
-
-
-@pytest.mark.parametrize("case", list(CASES))
-def test_only_adapter_params_train(case, tiny_vit, images):
-    backbone = tiny_vit()
-    _inject(backbone, case)
-    owned = set(A.adapter_state_dict(backbone.model))
-    trainable = {n for n, p in backbone.model.named_parameters() if p.requires_grad}
-    assert trainable == owned
-    assert {n for n in owned if n.startswith("head.")} == {"head.weight", "head.bias"}
-    adapter = owned - {"head.weight", "head.bias"}
-    assert adapter and all(".default" in n for n in adapter)
-    assert {n.rsplit(".", 1)[0] for n in adapter} and not any("base_layer" in n for n in adapter)
-    backbone.train()
-    backbone(images).sum().backward()
-    for name, p in backbone.model.named_parameters():
-        assert (p.grad is not None) == (name in owned), name
-
-
-@pytest.mark.parametrize("case", list(CASES))
-def test_save_load_round_trip_visadapt_format(case, tiny_vit, images, tmp_path):
-    trained = tiny_vit()
-    _inject(trained, case)
-    _perturb(trained.model)
-    A.save_adapter(trained.model, tmp_path)
-    assert set(load_file(str(tmp_path / "adapter.safetensors"))) == set(A.adapter_state_dict(trained.model))
-    saved_cfg = A.read_adapter_config(tmp_path)["adapters"][0]
+    adapter = set(A.adapter_state_dict(backbone.model)) - {"head.weight", "head.bias"}
+    assert adapter and all(".default" in n for n in adapter) and not any("base_layer" in n for n in adapter)
+    saved_cfg = A.injected_configs(backbone.model)[0].to_dict()
     assert saved_cfg["type"] == "peft" and saved_cfg["peft_type"] == CASES[case]["peft_type"].upper()
-    fresh = tiny_vit()
-    A.load_adapter(fresh.model, tmp_path)  # re-injects from adapter_config.json
-    torch.testing.assert_close(fresh(images), trained(images), atol=0, rtol=0)
-
-
-@pytest.mark.parametrize("case", list(CASES))
-def test_merge_matches_unmerged_and_loads_in_plain_timm(case, tiny_vit, images):
-    backbone = tiny_vit()
-    _inject(backbone, case)
-    _perturb(backbone.model)
-    expected = backbone(images)
-    config = A.injected_configs(backbone.model)[0]
-    config.merge_model(backbone.model)
-    assert not _tuner_layers(backbone.model) and not hasattr(backbone.model, "peft_config")
-    torch.testing.assert_close(backbone(images), expected, atol=1e-5, rtol=0)
-    plain = _stock()
-    plain.load_state_dict(backbone.model.state_dict())  # strict: the upstream key set is intact
-    torch.testing.assert_close(plain(backbone.normalize(images)), expected, atol=1e-5, rtol=0)
 
 
 def test_functional_merge_folds_peft_adapters_and_updates_configs(tiny_vit, images):
     backbone = tiny_vit()
-    _inject(backbone, "dora")
+    _inject(backbone, "peft_dora")
     _perturb(backbone.model)
     expected = backbone(images)
     A.merge(backbone.model)
@@ -153,7 +99,7 @@ def test_load_directory_saved_by_peft_model(use_dora, tiny_vit, images, tmp_path
     torch.testing.assert_close(fresh(images), expected, atol=0, rtol=0)
 
 
-@pytest.mark.parametrize("case", ["lora", "dora"])
+@pytest.mark.parametrize("case", ["peft_lora", "peft_dora"])
 def test_saved_directory_loads_with_peft_model_from_pretrained(case, tiny_vit, images, tmp_path):
     from peft import LoraConfig, PeftModel
 
@@ -167,7 +113,7 @@ def test_saved_directory_loads_with_peft_model_from_pretrained(case, tiny_vit, i
     torch.testing.assert_close(loaded(backbone.normalize(images)), expected, atol=0, rtol=0)
 
     # Same keys as PeftModel.save_pretrained writes for the same adapter.
-    peft_config = LoraConfig(r=4, lora_alpha=8, use_dora=case == "dora",
+    peft_config = LoraConfig(r=4, lora_alpha=8, use_dora=case == "peft_dora",
                              target_modules=["qkv"], modules_to_save=["head"])
     PeftModel(_stock(), peft_config).save_pretrained(str(tmp_path / "theirs"))
     ours = load_file(str(tmp_path / "ours" / "adapter_model.safetensors"))
@@ -183,10 +129,10 @@ def test_saved_directory_loads_with_peft_model_from_pretrained(case, tiny_vit, i
 
 def test_peft_format_load_checks_keys(tiny_vit, tmp_path):
     small = tiny_vit()
-    _inject(small, "lora")
+    _inject(small, "peft_lora")
     PB.save_peft_pretrained(small.model, tmp_path)
     deeper = tiny_vit(depth=3)
-    _inject(deeper, "lora")
+    _inject(deeper, "peft_lora")
     with pytest.raises(A.AdapterLoadError, match="missing .*blocks.2.attn.qkv.lora_A"):
         PB.load_peft_pretrained(deeper.model, tmp_path)
 

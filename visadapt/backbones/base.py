@@ -6,13 +6,14 @@ images enter in [0, 1].
 """
 from __future__ import annotations
 
+import abc
 from typing import Sequence
 
 import torch
 from torch import nn
 
 
-class Backbone(nn.Module):
+class Backbone(nn.Module, abc.ABC):
     """Base class: normalisation + the upstream model.
 
     Subclasses set ``self.model``, ``num_features``, ``classifier_name`` (the head's module name inside
@@ -37,5 +38,6 @@ class Backbone(nn.Module):
         """Logits (or the model's output) for images in [0, 1]."""
         return self.model(self.normalize(images))
 
+    @abc.abstractmethod
     def forward_features(self, images: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError(f"{type(self).__name__} does not expose features")
+        """Pooled features (what a new head or a linear probe consumes) for images in [0, 1]."""
