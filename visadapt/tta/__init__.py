@@ -1,7 +1,7 @@
 """Test-time adaptation: ``build_tta_method(model, dict(type='tent', ...))`` wraps a model in a method whose
 ``forward(x)`` adapts on the batch and returns that batch's prediction; ``reset()`` restores the start state.
 
-Registered: ``source``, ``bn``, ``tent``, ``eta``, ``eata``, ``sar``, ``lame``; the "wisdom of crowds" filter is
+Registered: ``source``, ``bn``, ``tent``, ``eta``, ``eata``, ``sar``, ``lame``, ``cotta``, ``vida``; the "wisdom of crowds" filter is
 the ``woc`` option of ``tent``/``eta``/``eata``/``sar``.
 """
 from __future__ import annotations
@@ -21,12 +21,22 @@ from visadapt.tta.base import (
     softmax_entropy,
     use_batch_statistics,
 )
+from visadapt.tta.cotta import (
+    CoTTA,
+    apply_aug,
+    augment_views,
+    draw_aug_params,
+    ema_update,
+    stochastic_restore,
+    teacher_student_loss,
+)
 from visadapt.tta.eata import ETA, EATA, eata_selection, update_model_probs
 from visadapt.tta.filters import WisdomOfCrowdsFilter
 from visadapt.tta.lame import LAME, knn_affinity, laplacian_optimization, linear_affinity, rbf_affinity
 from visadapt.tta.norm import BNAdapt, Source
 from visadapt.tta.sar import SAR
 from visadapt.tta.tent import Tent
+from visadapt.tta.vida import ViDA, uncertainty_scales, vida_adapter_configs, vida_layer_pairs
 
 
 def accepted_arguments(cls: type) -> list[str]:
@@ -67,6 +77,17 @@ def list_tta_methods() -> list[str]:
 
 __all__ = [
     "BNAdapt",
+    "CoTTA",
+    "ViDA",
+    "apply_aug",
+    "augment_views",
+    "draw_aug_params",
+    "ema_update",
+    "stochastic_restore",
+    "teacher_student_loss",
+    "uncertainty_scales",
+    "vida_adapter_configs",
+    "vida_layer_pairs",
     "EATA",
     "ETA",
     "EntropyMethod",

@@ -1,0 +1,204 @@
+"""ViDA: homeostatic visual domain adapters (Liu, Yang et al., ICLR 2024; tta.md 1.5).
+
+The two adapters of every targeted Linear are built with the project's adapter API: two nested LoRA layers,
+``y = W x + b + s_low · U1 D1 x + s_high · U2 D2 x``. The outer LoRA (rank ``rank1``, default 1) is the low-rank
+adapter, the inner one (wrapping ``<target>.base_layer``, rank ``rank2``, default 128) the high-rank adapter. Both
+have ``alpha = r`` (scale 1) and ``init='gaussian'`` (``A ~ N(0, 1/r)``, ``B = 0``; the reference draws
+``A ~ N(0, 1/r^2)``, identical for r=1), so a warmed-up pair saved with ``visadapt.adapters.save_adapter`` loads
+with ``load_adapter`` (``adapter_dir``). :func:`vida_adapter_configs` gives the two configs.
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from visadapt.adapters import adapter_state_dict, inject, injected_configs, load_adapter
+from visadapt.adapters.lora.layer import LoRALinear
+from visadapt.registry import TTA_METHODS, ConfigError
+from visadapt.tta.base import TTAMethod
+from visadapt.tta.cotta import augment_views, ema_update, make_generator, stochastic_restore, teacher_student_loss
+
+ATTENTION_CLASSES = ("Attention", "CrossAttention")
+
+
+def attention_linear_names(model: nn.Module, classes: tuple[str, ...] = ATTENTION_CLASSES) -> list[str]:
+    """Qualified names of the ``nn.Linear`` children of modules whose class name is in ``classes`` (the reference's
+    ``inject_trainable_vida`` rule: ``attn.qkv`` and ``attn.proj`` of every timm ViT block)."""
+    out = []
+    for name, module in model.named_modules():
+        if type(module).__name__ in classes:
+            out += [f"{name}.{c}" if name else c for c, child in module.named_children() if isinstance(child, nn.Linear)]
+    return out
+
+
+def vida_adapter_configs(targets: list[str], rank1: int = 1, rank2: int = 128) -> list[dict]:
+    """The adapter configs of ViDA for ``inject``/``tools/train.py``: low-rank LoRA on ``targets``, then high-rank
+    LoRA on ``<target>.base_layer`` (inside the low-rank wrapper). Order matters: low first."""
+    return [
+        dict(type="lora", r=rank1, alpha=float(rank1), init="gaussian", target_modules=list(targets)),
+        dict(type="lora", r=rank2, alpha=float(rank2), init="gaussian", target_modules=[f"{t}.base_layer" for t in targets]),
+    ]
+
+
+def vida_layer_pairs(model: nn.Module) -> list[tuple[LoRALinear, LoRALinear]]:
+    """``(low, high)`` adapter pairs: a LoRA layer whose base layer is a LoRA layer wrapping a plain Linear."""
+    pairs = [
+        (m, m.base_layer)
+        for m in model.modules()
+        if isinstance(m, LoRALinear) and isinstance(m.base_layer, LoRALinear) and not isinstance(m.base_layer.base_layer, LoRALinear)
+    ]
+    return pairs
+
+
+@torch.no_grad()
+def uncertainty_scales(view_logits: torch.Tensor, threshold: float, factor: float = 0.1) -> tuple[float, float, float]:
+    """Homeostatic knowledge allotment from teacher logits of augmented views ``[N, B, C]`` (as coded):
+    ``U = factor * mean(var_views(logits))`` (unbiased variance over views, mean over samples and classes);
+    ``U >= threshold``: ``(low, high) = (1 - U, 1 + U)``, else ``(1 + U, 1 - U)``. Returns ``(U, low, high)``."""
+    u = factor * torch.var(view_logits.float(), dim=0).mean().item()
+    return (u, 1 - u, 1 + u) if u >= threshold else (u, 1 + u, 1 - u)
+
+
+@TTA_METHODS.register("vida")
+class ViDA(TTAMethod):
+    """Mean teacher with low/high-rank adapters whose scales follow the teacher's augmentation uncertainty.
+
+    Per batch: ``n_augmentations`` augmented views through the teacher (one batched forward) -> uncertainty U ->
+    adapter scales of student and teacher; teacher logits z' on the clean batch, student logits z;
+    CE(softmax z' -> z) (``symmetric`` for ImageNet); optimizer step; EMA with ``mt`` for non-adapter and
+    ``mt_vida`` for adapter parameters; stochastic restore of every trained element with prob. ``restore_p`` to its
+    initial value (the loaded source-ViDA state). Returns z'.
+
+    Adapters: ``adapter_dir`` (a ``save_adapter`` export of warmed-up ViDA adapters, e.g. from a ``tools/train.py``
+    run with :func:`vida_adapter_configs` and a frozen backbone on source data) is loaded with ``load_adapter``;
+    without it, a model that already carries ViDA adapters is used as is, else fresh ones are injected
+    (``target_modules``: default the Linear children of ``Attention`` modules, i.e. ``attn.qkv`` and ``attn.proj``).
+    Fresh adapters have ``B = 0``, so the model starts as the source model, but the published method assumes the
+    warm-up.
+
+    Trained (as the reference): *all* parameters, in two groups: non-adapter at the optimizer's ``lr``, adapters at
+    ``vida_lr``. Model and teacher in ``eval()`` (reference student: ``train()``; only differs for dropout/drop-path).
+
+    Defaults (tta.md 1.5, CIFAR10-C ``cifar/cfgs/cifar10/vida.yaml``): Adam lr 1e-4, ``vida_lr`` 1e-5, ``mt`` 0.999,
+    ``mt_vida`` 0.999, ranks 1/128, 10 views, ``unc_threshold`` 0.05, ``restore_p`` 0.1 (the class default; the
+    CIFAR cfg's RST 0.01 is not passed to ViDA), CE. CIFAR100-C: lr 3e-4, ``vida_lr`` 1e-6. ImageNet-C: SGD lr 5e-7
+    momentum 0.9 nesterov, ``vida_lr`` 2e-7, ``mt_vida`` 0.8, ``unc_threshold`` 0.2, ``restore_p`` 0, symmetric.
+
+    ``faithful=True`` reproduces the reference's ``set_scale`` bug: only the low-rank scale is updated, the
+    high-rank scale stays 1.0 (all published numbers). The default (corrected) sets both. The uncertainty is
+    batch-level in both modes (as coded; the paper motivates a per-sample one), and the augmentations draw their
+    parameters per sample by default, one set per view for the whole batch with ``faithful=True``.
+
+    Memory: student + one full teacher copy; the reference's unused anchor copy is not made.
+    """
+
+    default_optimizer = dict(type="Adam", lr=1e-4, betas=(0.9, 0.999), weight_decay=0.0)
+
+    def __init__(
+        self,
+        model: nn.Module,
+        adapter_dir: str | None = None,
+        target_modules: list[str] | None = None,
+        rank1: int = 1,
+        rank2: int = 128,
+        vida_lr: float = 1e-5,
+        mt: float = 0.999,
+        mt_vida: float = 0.999,
+        restore_p: float = 0.1,
+        unc_threshold: float = 0.05,
+        unc_factor: float = 0.1,
+        n_augmentations: int = 10,
+        loss: str = "ce",
+        faithful: bool = False,
+        soft_augmentations: bool = False,
+        gaussian_std: float = 0.005,
+        seed: int = 0,
+        **kwargs,
+    ):
+        for name, v in (("mt", mt), ("mt_vida", mt_vida), ("restore_p", restore_p)):
+            if not 0 <= v <= 1:
+                raise ConfigError(f"vida: {name} must be in [0, 1], got {v}")
+        if n_augmentations < 2:
+            raise ConfigError(f"vida: n_augmentations must be >= 2 (a variance over views), got {n_augmentations}")
+        if loss not in ("ce", "symmetric"):
+            raise ConfigError(f"vida: loss must be 'ce' or 'symmetric', got '{loss}'")
+        self.adapter_dir, self.target_modules, self.rank1, self.rank2 = adapter_dir, target_modules, rank1, rank2
+        self.vida_lr, self.mt, self.mt_vida, self.restore_p = float(vida_lr), float(mt), float(mt_vida), float(restore_p)
+        self.unc_threshold, self.unc_factor = float(unc_threshold), float(unc_factor)
+        self.n_augmentations, self.loss_kind, self.faithful = int(n_augmentations), loss, bool(faithful)
+        self.aug_kwargs = dict(gaussian_std=gaussian_std, soft=soft_augmentations)
+        self.seed = int(seed)
+        super().__init__(model, **kwargs)
+
+    # ------------------------------------------------------------------ setup
+    def configure_model(self) -> None:
+        if self.adapter_dir is not None:
+            load_adapter(self.model, self.adapter_dir)
+        elif not injected_configs(self.model):
+            targets = self.target_modules or attention_linear_names(self.model)
+            if not targets:
+                raise ConfigError("vida: no Linear layer inside an Attention module; pass target_modules")
+            inject(self.model, vida_adapter_configs(targets, self.rank1, self.rank2))
+        pairs = vida_layer_pairs(self.model)
+        if not pairs:
+            raise ConfigError("vida: the model carries adapters but no ViDA pair (LoRA wrapping a LoRA on a Linear)")
+        self._base_scales = [(lo.scale, hi.scale) for lo, hi in pairs]
+        self.adapter_names = set(adapter_state_dict(self.model))
+        self.model.requires_grad_(True)  # the reference trains the whole model plus the adapters
+        self.set_modes()
+
+    def set_modes(self) -> None:
+        self.model.eval()
+        if getattr(self, "teacher", None) is not None:
+            self.teacher.eval()
+
+    def collect_params(self) -> list:
+        named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        groups = [
+            dict(params=[p for n, p in named if n not in self.adapter_names]),
+            dict(params=[p for n, p in named if n in self.adapter_names], lr=self.vida_lr),
+        ]
+        return [g for g in groups if g["params"]]
+
+    def init_copies(self) -> None:
+        self.teacher = copy.deepcopy(self.model).requires_grad_(False)
+        self._trained = [n for n, p in self.model.named_parameters() if p.requires_grad]
+        self.track("teacher", self.teacher, self._trained)
+
+    def reset_state(self) -> None:
+        self.generator = make_generator(next(self.model.parameters()).device, self.seed)
+        self.uncertainty = None
+        self.set_scales(1.0, 1.0)
+
+    # ------------------------------------------------------------------ pieces
+    def ema_alpha(self, name: str) -> float:
+        return self.mt_vida if name in self.adapter_names else self.mt
+
+    def set_scales(self, low: float, high: float) -> None:
+        """Scale factors of the low/high-rank adapters of student and teacher (faithful: the high one stays 1)."""
+        if self.faithful:
+            high = 1.0
+        self.scales = (float(low), float(high))
+        for model in (self.model, getattr(self, "teacher", None)):
+            if model is None:
+                continue
+            for (lo, hi), (b_lo, b_hi) in zip(vida_layer_pairs(model), self._base_scales):
+                lo.scale, hi.scale = b_lo * low, b_hi * high
+
+    # ------------------------------------------------------------------ step
+    def forward_and_adapt(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            views = augment_views(x, self.n_augmentations, self.generator, per_sample=not self.faithful, **self.aug_kwargs)
+            view_logits = self.teacher(views).view(self.n_augmentations, x.shape[0], -1)
+            self.uncertainty, low, high = uncertainty_scales(view_logits, self.unc_threshold, self.unc_factor)
+            self.set_scales(low, high)
+            target = self.teacher(x)
+        logits = self.model(x)
+        loss = teacher_student_loss(logits, target, self.loss_kind)
+        self.optimizer_step(loss)
+        ema_update(self.teacher, self.model, self.ema_alpha, self._trained)
+        current = dict(self.model.named_parameters())
+        stochastic_restore({n: current[n] for n in self._trained}, self.source_params(), self.restore_p, self.generator)
+        return target
