@@ -34,7 +34,9 @@ from visadapt.tta.eata import ETA, EATA, eata_selection, update_model_probs
 from visadapt.tta.filters import WisdomOfCrowdsFilter
 from visadapt.tta.lame import LAME, knn_affinity, laplacian_optimization, linear_affinity, rbf_affinity
 from visadapt.tta.norm import BNAdapt, Source
+from visadapt.tta.runner import build_from_config, error_rate, format_table, load_tta_config, run_stream, top1_errors
 from visadapt.tta.sar import SAR
+from visadapt.tta.stream import Stream, StreamBatch, StreamSpec, build_stream
 from visadapt.tta.tent import Tent
 from visadapt.tta.vida import ViDA, uncertainty_scales, vida_adapter_configs, vida_layer_pairs
 
@@ -76,6 +78,16 @@ def list_tta_methods() -> list[str]:
 
 
 __all__ = [
+    "Stream",
+    "StreamBatch",
+    "StreamSpec",
+    "build_stream",
+    "run_stream",
+    "load_tta_config",
+    "build_from_config",
+    "error_rate",
+    "top1_errors",
+    "format_table",
     "BNAdapt",
     "CoTTA",
     "ViDA",

@@ -1,0 +1,4 @@
+# BN-adapt (test-batch statistics, tta.md 1.2). The zoo ViT has no BatchNorm (only LayerNorm), so on this model
+# `bn` is exactly the source model; kept for completeness of the table and for BN backbones.
+_base_ = ["../_base_/tta/shapes_c.py"]
+method = dict(type="bn")
