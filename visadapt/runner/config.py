@@ -23,7 +23,14 @@ TOP_LEVEL_KEYS = {
 }
 
 
-def load_config(path: str | Path, cfg_options: dict[str, Any] | None = None) -> Config:
+def load_config(
+    path: str | Path,
+    cfg_options: dict[str, Any] | None = None,
+    keys: dict[str, str] = TOP_LEVEL_KEYS,
+    required: tuple[str, ...] = ("backbone", "data"),
+) -> Config:
+    """``Config.fromfile`` + ``--cfg-options``, then the top-level keys checked against ``keys`` (each tool has
+    its own schema: training configs by default)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
@@ -33,19 +40,21 @@ def load_config(path: str | Path, cfg_options: dict[str, Any] | None = None) -> 
         raise ConfigError(f"{path}: cannot be loaded as a config ({type(err).__name__}: {err})") from err
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    check_top_level(cfg, str(path))
+    check_top_level(cfg, str(path), keys, required)
     return cfg
 
 
-def check_top_level(cfg: Config, where: str) -> None:
+def check_top_level(
+    cfg: Config, where: str, keys: dict[str, str] = TOP_LEVEL_KEYS, required: tuple[str, ...] = ("backbone", "data")
+) -> None:
     for key in cfg.keys():
-        if key.startswith("_") or key in TOP_LEVEL_KEYS:
+        if key.startswith("_") or key in keys:
             continue
-        near = difflib.get_close_matches(key, TOP_LEVEL_KEYS, n=1, cutoff=0.6)
+        near = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
         raise ConfigError(
             f"{where}: unknown top-level key '{key}'" + (f" (did you mean '{near[0]}'?)" if near else "")
-            + f". Valid keys: {', '.join(TOP_LEVEL_KEYS)}; helper variables must start with '_'."
+            + f". Valid keys: {', '.join(keys)}; helper variables must start with '_'."
         )
-    for key in ("backbone", "data"):
+    for key in required:
         if key not in cfg:
-            raise ConfigError(f"{where}: missing required key '{key}' ({TOP_LEVEL_KEYS[key]})")
+            raise ConfigError(f"{where}: missing required key '{key}' ({keys[key]})")

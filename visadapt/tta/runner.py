@@ -6,7 +6,6 @@ the way (tta.md 1.0); the loop runs under ``torch.no_grad()`` and each method re
 """
 from __future__ import annotations
 
-import difflib
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -17,6 +16,7 @@ from mmengine.config import Config
 from tqdm import tqdm
 
 from visadapt.registry import ConfigError
+from visadapt.runner.config import load_config
 from visadapt.tta.stream import Stream
 
 # Top-level keys a TTA config may have; helper variables must start with an underscore.
@@ -33,27 +33,7 @@ TTA_TOP_LEVEL_KEYS = {
 
 def load_tta_config(path: str | Path, cfg_options: dict[str, Any] | None = None) -> Config:
     """``Config.fromfile`` + ``--cfg-options``; unknown top-level keys raise a ConfigError listing the valid ones."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config file not found: {path}")
-    try:
-        cfg = Config.fromfile(str(path))
-    except Exception as err:  # noqa: BLE001 - mmengine raises many kinds; name the file
-        raise ConfigError(f"{path}: cannot be loaded as a config ({type(err).__name__}: {err})") from err
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    for key in cfg.keys():
-        if key.startswith("_") or key in TTA_TOP_LEVEL_KEYS:
-            continue
-        near = difflib.get_close_matches(key, TTA_TOP_LEVEL_KEYS, n=1, cutoff=0.6)
-        raise ConfigError(
-            f"{path}: unknown top-level key '{key}'" + (f" (did you mean '{near[0]}'?)" if near else "")
-            + f". Valid keys: {', '.join(TTA_TOP_LEVEL_KEYS)}; helper variables must start with '_'."
-        )
-    for key in ("backbone", "method"):
-        if key not in cfg:
-            raise ConfigError(f"{path}: missing required key '{key}' ({TTA_TOP_LEVEL_KEYS[key]})")
-    return cfg
+    return load_config(path, cfg_options, keys=TTA_TOP_LEVEL_KEYS, required=("backbone", "method"))
 
 
 def top1_errors(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
