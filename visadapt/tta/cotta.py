@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -206,9 +206,62 @@ def make_generator(device: torch.device, seed: int) -> torch.Generator:
     return g
 
 
+# ---------------------------------------------------------------------------------------------- mean teacher
+class MeanTeacherMethod(TTAMethod):
+    """What CoTTA and ViDA share: a teacher copy updated by EMA of the trained weights, a seeded on-device generator
+    for augmentations and restores, and the step ``loss -> optimizer step -> teacher EMA -> stochastic restore``.
+
+    Subclasses choose the targets (``forward_and_adapt``), the EMA rate(s) (``ema_alpha``: a float or a
+    name -> float function) and ``restore_p``.
+    """
+
+    ema_alpha: Any
+    restore_p: float
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: str = "ce",
+        faithful: bool = False,
+        soft_augmentations: bool = False,
+        gaussian_std: float = 0.005,
+        seed: int = 0,
+        **kwargs,
+    ):
+        if loss not in ("ce", "symmetric"):
+            raise ConfigError(f"{type(self).__name__.lower()}: loss must be 'ce' or 'symmetric', got '{loss}'")
+        self.loss_kind, self.faithful = loss, bool(faithful)
+        self.aug_kwargs = dict(gaussian_std=gaussian_std, soft=soft_augmentations)
+        self.seed = int(seed)
+        super().__init__(model, **kwargs)
+
+    def set_modes(self) -> None:
+        self.model.eval()
+        if getattr(self, "teacher", None) is not None:
+            self.teacher.eval()
+
+    def init_copies(self) -> None:
+        self.teacher = copy.deepcopy(self.model).requires_grad_(False)
+        self._trained = [n for n, p in self.model.named_parameters() if p.requires_grad]
+        self.track("teacher", self.teacher, self._trained)
+
+    def reset_state(self) -> None:
+        self.generator = make_generator(next(self.model.parameters()).device, self.seed)
+
+    def views(self, x: torch.Tensor) -> torch.Tensor:
+        """``n_augmentations`` augmented copies of ``x`` stacked on dim 0 (per-sample draws unless faithful)."""
+        return augment_views(x, self.n_augmentations, self.generator, per_sample=not self.faithful, **self.aug_kwargs)
+
+    def learn_from_teacher(self, logits: torch.Tensor, target: torch.Tensor) -> None:
+        self.optimizer_step(teacher_student_loss(logits, target, self.loss_kind))
+        ema_update(self.teacher, self.model, self.ema_alpha, self._trained)
+        current = dict(self.model.named_parameters())
+        stochastic_restore({n: current[n] for n in self._trained}, self.source_params(), self.restore_p, self.generator)
+
+
 # ---------------------------------------------------------------------------------------------- CoTTA
 @TTA_METHODS.register("cotta")
-class CoTTA(TTAMethod):
+class CoTTA(MeanTeacherMethod):
     """Mean-teacher self-training with augmentation-averaged pseudo-labels and stochastic restore.
 
     Per batch: student logits z; anchor (source) confidence; teacher target z' = teacher(x), replaced by the
@@ -246,24 +299,15 @@ class CoTTA(TTAMethod):
         restore_p: float = 0.01,
         ap: float = 0.92,
         n_augmentations: int = 32,
-        loss: str = "ce",
-        faithful: bool = False,
-        soft_augmentations: bool = False,
-        gaussian_std: float = 0.005,
         aug_chunk: int = 0,
-        seed: int = 0,
         **kwargs,
     ):
         if not 0 <= mt_alpha <= 1 or not 0 <= restore_p <= 1:
             raise ConfigError(f"cotta: mt_alpha and restore_p must be in [0, 1], got {mt_alpha}, {restore_p}")
         if n_augmentations < 1:
             raise ConfigError(f"cotta: n_augmentations must be >= 1, got {n_augmentations}")
-        if loss not in ("ce", "symmetric"):
-            raise ConfigError(f"cotta: loss must be 'ce' or 'symmetric', got '{loss}'")
-        self.mt_alpha, self.restore_p, self.ap = float(mt_alpha), float(restore_p), float(ap)
-        self.n_augmentations, self.loss_kind, self.faithful = int(n_augmentations), loss, bool(faithful)
-        self.aug_kwargs = dict(gaussian_std=gaussian_std, soft=soft_augmentations)
-        self.aug_chunk, self.seed = int(aug_chunk), int(seed)
+        self.ema_alpha, self.restore_p, self.ap = float(mt_alpha), float(restore_p), float(ap)
+        self.n_augmentations, self.aug_chunk = int(n_augmentations), int(aug_chunk)
         super().__init__(model, **kwargs)
 
     # ------------------------------------------------------------------ setup
@@ -277,20 +321,6 @@ class CoTTA(TTAMethod):
             p.requires_grad_(n in names)
         self.set_modes()
 
-    def set_modes(self) -> None:
-        self.model.eval()
-        if getattr(self, "teacher", None) is not None:
-            self.teacher.eval()
-
-    def init_copies(self) -> None:
-        self.teacher = copy.deepcopy(self.model).requires_grad_(False)
-        self._trained = [n for n, p in self.model.named_parameters() if p.requires_grad]
-        self.track("teacher", self.teacher, self._trained)
-
-    def reset_state(self) -> None:
-        device = next(self.model.parameters()).device
-        self.generator = make_generator(device, self.seed)
-
     # ------------------------------------------------------------------ pieces
     @torch.no_grad()
     def anchor_forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -300,7 +330,7 @@ class CoTTA(TTAMethod):
     @torch.no_grad()
     def augmented_teacher(self, x: torch.Tensor) -> torch.Tensor:
         """Teacher logits of the views, [n_augmentations, B, ...], from batched forwards."""
-        views = augment_views(x, self.n_augmentations, self.generator, per_sample=not self.faithful, **self.aug_kwargs)
+        views = self.views(x)
         chunk = self.aug_chunk if self.aug_chunk > 0 else views.shape[0]
         out = torch.cat([self.teacher(v) for v in views.split(chunk)])
         return out.view(self.n_augmentations, x.shape[0], *out.shape[1:])
@@ -330,10 +360,5 @@ class CoTTA(TTAMethod):
     # ------------------------------------------------------------------ step
     def forward_and_adapt(self, x: torch.Tensor) -> torch.Tensor:
         target = self.teacher_target(x)
-        logits = self.model(x)
-        loss = teacher_student_loss(logits, target, self.loss_kind)
-        self.optimizer_step(loss)
-        ema_update(self.teacher, self.model, self.mt_alpha, self._trained)
-        current = dict(self.model.named_parameters())
-        stochastic_restore({n: current[n] for n in self._trained}, self.source_params(), self.restore_p, self.generator)
+        self.learn_from_teacher(self.model(x), target)
         return target

@@ -9,16 +9,13 @@ with ``load_adapter`` (``adapter_dir``). :func:`vida_adapter_configs` gives the 
 """
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
 
 from visadapt.adapters import adapter_state_dict, inject, injected_configs, load_adapter
 from visadapt.adapters.lora.layer import LoRALinear
 from visadapt.registry import TTA_METHODS, ConfigError
-from visadapt.tta.base import TTAMethod
-from visadapt.tta.cotta import augment_views, ema_update, make_generator, stochastic_restore, teacher_student_loss
+from visadapt.tta.cotta import MeanTeacherMethod
 
 ATTENTION_CLASSES = ("Attention", "CrossAttention")
 
@@ -62,7 +59,7 @@ def uncertainty_scales(view_logits: torch.Tensor, threshold: float, factor: floa
 
 
 @TTA_METHODS.register("vida")
-class ViDA(TTAMethod):
+class ViDA(MeanTeacherMethod):
     """Mean teacher with low/high-rank adapters whose scales follow the teacher's augmentation uncertainty.
 
     Per batch: ``n_augmentations`` augmented views through the teacher (one batched forward) -> uncertainty U ->
@@ -110,11 +107,6 @@ class ViDA(TTAMethod):
         unc_threshold: float = 0.05,
         unc_factor: float = 0.1,
         n_augmentations: int = 10,
-        loss: str = "ce",
-        faithful: bool = False,
-        soft_augmentations: bool = False,
-        gaussian_std: float = 0.005,
-        seed: int = 0,
         **kwargs,
     ):
         for name, v in (("mt", mt), ("mt_vida", mt_vida), ("restore_p", restore_p)):
@@ -122,14 +114,10 @@ class ViDA(TTAMethod):
                 raise ConfigError(f"vida: {name} must be in [0, 1], got {v}")
         if n_augmentations < 2:
             raise ConfigError(f"vida: n_augmentations must be >= 2 (a variance over views), got {n_augmentations}")
-        if loss not in ("ce", "symmetric"):
-            raise ConfigError(f"vida: loss must be 'ce' or 'symmetric', got '{loss}'")
         self.adapter_dir, self.target_modules, self.rank1, self.rank2 = adapter_dir, target_modules, rank1, rank2
         self.vida_lr, self.mt, self.mt_vida, self.restore_p = float(vida_lr), float(mt), float(mt_vida), float(restore_p)
         self.unc_threshold, self.unc_factor = float(unc_threshold), float(unc_factor)
-        self.n_augmentations, self.loss_kind, self.faithful = int(n_augmentations), loss, bool(faithful)
-        self.aug_kwargs = dict(gaussian_std=gaussian_std, soft=soft_augmentations)
-        self.seed = int(seed)
+        self.n_augmentations = int(n_augmentations)
         super().__init__(model, **kwargs)
 
     # ------------------------------------------------------------------ setup
@@ -149,11 +137,6 @@ class ViDA(TTAMethod):
         self.model.requires_grad_(True)  # the reference trains the whole model plus the adapters
         self.set_modes()
 
-    def set_modes(self) -> None:
-        self.model.eval()
-        if getattr(self, "teacher", None) is not None:
-            self.teacher.eval()
-
     def collect_params(self) -> list:
         named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
         groups = [
@@ -162,13 +145,8 @@ class ViDA(TTAMethod):
         ]
         return [g for g in groups if g["params"]]
 
-    def init_copies(self) -> None:
-        self.teacher = copy.deepcopy(self.model).requires_grad_(False)
-        self._trained = [n for n, p in self.model.named_parameters() if p.requires_grad]
-        self.track("teacher", self.teacher, self._trained)
-
     def reset_state(self) -> None:
-        self.generator = make_generator(next(self.model.parameters()).device, self.seed)
+        super().reset_state()
         self.uncertainty = None
         self.set_scales(1.0, 1.0)
 
@@ -190,15 +168,9 @@ class ViDA(TTAMethod):
     # ------------------------------------------------------------------ step
     def forward_and_adapt(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            views = augment_views(x, self.n_augmentations, self.generator, per_sample=not self.faithful, **self.aug_kwargs)
-            view_logits = self.teacher(views).view(self.n_augmentations, x.shape[0], -1)
+            view_logits = self.teacher(self.views(x)).view(self.n_augmentations, x.shape[0], -1)
             self.uncertainty, low, high = uncertainty_scales(view_logits, self.unc_threshold, self.unc_factor)
             self.set_scales(low, high)
             target = self.teacher(x)
-        logits = self.model(x)
-        loss = teacher_student_loss(logits, target, self.loss_kind)
-        self.optimizer_step(loss)
-        ema_update(self.teacher, self.model, self.ema_alpha, self._trained)
-        current = dict(self.model.named_parameters())
-        stochastic_restore({n: current[n] for n in self._trained}, self.source_params(), self.restore_p, self.generator)
+        self.learn_from_teacher(self.model(x), target)
         return target
