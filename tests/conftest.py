@@ -32,3 +32,13 @@ def tiny_vit():
 @pytest.fixture
 def images():
     return torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+
+
+def perturb_adapters(model, seed: int = 3) -> None:
+    """Give adapter weights non-trivial values (zero-initialised up/B factors would hide bugs)."""
+    from visadapt.adapters import adapter_state_dict
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in adapter_state_dict(model).values():
+            p.add_(0.1 * torch.randn(p.shape, generator=g))

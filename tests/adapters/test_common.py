@@ -8,7 +8,7 @@ import timm
 import torch
 from safetensors.torch import load_file
 
-from tests.conftest import TINY_ARCH, TINY_KWARGS
+from tests.conftest import TINY_ARCH, TINY_KWARGS, perturb_adapters
 from visadapt import adapters as A
 
 CASES = {
@@ -57,14 +57,6 @@ def _inject(backbone, case):
     return A.inject(backbone.model, dict(CASES[case], modules_to_save=["head"]))
 
 
-def _perturb(model, seed=3):
-    """Give adapter weights non-trivial values (zero-initialised up/B factors would hide bugs)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in A.adapter_state_dict(model).values():
-            p.add_(0.1 * torch.randn(p.shape, generator=g))
-
-
 @pytest.mark.parametrize("case", sorted(set(CASES) - NOT_IDENTITY_AT_INIT))
 def test_identity_at_init(case, tiny_vit, images):
     backbone = tiny_vit()
@@ -91,7 +83,7 @@ def test_only_adapter_params_train(case, tiny_vit, images):
 def test_save_load_round_trip(case, tiny_vit, images, tmp_path):
     trained = tiny_vit()
     _inject(trained, case)
-    _perturb(trained.model)
+    perturb_adapters(trained.model)
     A.save_adapter(trained.model, tmp_path, metadata={"note": "test"})
     saved = load_file(str(tmp_path / "adapter.safetensors"))
     assert set(saved) == set(A.adapter_state_dict(trained.model))
@@ -105,7 +97,7 @@ def test_save_load_round_trip(case, tiny_vit, images, tmp_path):
 def test_merge_matches_unmerged_and_loads_in_plain_timm(case, tiny_vit, images):
     backbone = tiny_vit()
     _inject(backbone, case)
-    _perturb(backbone.model)
+    perturb_adapters(backbone.model)
     expected = backbone(images)
     A.merge(backbone.model)
     assert not any(isinstance(m, A.AdapterLayer) for m in backbone.model.modules())
@@ -121,7 +113,7 @@ def test_bottleneck_adapters_refuse_strict_merge(case, tiny_vit, images):
     _inject(backbone, case)
     with pytest.raises(TypeError, match="cannot be folded"):
         A.merge(backbone.model)
-    _perturb(backbone.model)
+    perturb_adapters(backbone.model)
     expected = backbone(images)
     A.merge(backbone.model, strict=False)  # nothing mergeable: the model is unchanged
     torch.testing.assert_close(backbone(images), expected)
@@ -142,7 +134,7 @@ def test_adapter_for_another_backbone_lists_keys(tiny_vit, tmp_path):
 def test_deepcopy_keeps_adapters_working(tiny_vit, images):
     backbone = tiny_vit()
     _inject(backbone, "adaptformer")
-    _perturb(backbone.model)
+    perturb_adapters(backbone.model)
     twin = copy.deepcopy(backbone)
     torch.testing.assert_close(twin(images), backbone(images))
     assert set(A.adapter_state_dict(twin.model)) == set(A.adapter_state_dict(backbone.model))

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tests.conftest import perturb_adapters
 from visadapt import adapters as A
 from visadapt.adapters import mosa
 from visadapt.adapters.bottleneck import BottleneckAdapterLayer
@@ -21,13 +22,6 @@ HIDDEN = 4
 def _inject(backbone, **kw):
     cfg = dict(type="mosa", hidden_dim=HIDDEN, modules_to_save=["head"], **kw)
     return A.inject(backbone.model, cfg)
-
-
-def _perturb(model, seed=3):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in A.adapter_state_dict(model).values():
-            p.add_(0.1 * torch.randn(p.shape, generator=g))
 
 
 def _splits(model):
@@ -129,7 +123,7 @@ def test_per_step_draws_are_uniform_independent_and_seeded(tiny_vit, images):
 def test_training_forward_uses_only_the_drawn_subadapter(tiny_vit):
     backbone = tiny_vit()
     _inject(backbone, share="none", dropout=0.0)
-    _perturb(backbone.model)
+    perturb_adapters(backbone.model)
     backbone.train()
     block = backbone.model.blocks[0]
     layer = block.mlp.adapter
@@ -158,7 +152,7 @@ def test_training_forward_uses_only_the_drawn_subadapter(tiny_vit):
 def test_eval_is_the_merged_plain_adapter(kw, tiny_vit, images):
     backbone = tiny_vit()
     _inject(backbone, num_subadapters=3, **kw)
-    _perturb(backbone.model)
+    perturb_adapters(backbone.model)
     layers = mosa.mosa_layers(backbone.model)
     expected_weights = {}
     for name, layer in layers.items():
@@ -210,7 +204,7 @@ def test_merged_model_is_a_plain_adaptformer_adapter(tiny_vit, images, tmp_path)
     merged = tiny_vit()
     _inject(merged)
     counts_before = A.count_parameters(merged.model)
-    _perturb(merged.model)
+    perturb_adapters(merged.model)
     expected = merged(images)
     mosa.merge_subadapters(merged.model)
     assert A.count_parameters(merged.model) == A.count_parameters(plain.model)
@@ -230,7 +224,7 @@ def test_project_merge_refuses_strict_and_leaves_mosa_otherwise(tiny_vit, images
     backbone = tiny_vit()
     A.inject(backbone.model, [dict(type="mosa", hidden_dim=HIDDEN, modules_to_save=["head"]),
                               dict(type="lora", r=2, alpha=2)])
-    _perturb(backbone.model)
+    perturb_adapters(backbone.model)
     with pytest.raises(TypeError, match="cannot be folded"):
         A.merge(backbone.model)
     expected = backbone(images)
@@ -244,7 +238,7 @@ def test_project_merge_refuses_strict_and_leaves_mosa_otherwise(tiny_vit, images
 def test_save_load_round_trip_and_resumed_draws(share, tiny_vit, images, tmp_path):
     trained = tiny_vit()
     _inject(trained, share=share, dropout=0.0)
-    _perturb(trained.model)
+    perturb_adapters(trained.model)
     trained.train()
     for _ in range(3):
         trained(images)
@@ -269,7 +263,7 @@ def test_save_load_round_trip_and_resumed_draws(share, tiny_vit, images, tmp_pat
 def test_deepcopy_keeps_working_and_merging_the_copy_leaves_the_original(tiny_vit, images):
     backbone = tiny_vit()
     _inject(backbone)
-    _perturb(backbone.model)
+    perturb_adapters(backbone.model)
     expected = backbone(images)
     twin = copy.deepcopy(backbone)
     torch.testing.assert_close(twin(images), expected)

@@ -11,7 +11,7 @@ import timm  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 
 from tests.adapters.test_common import PEFT_CASES  # noqa: E402
-from tests.conftest import TINY_ARCH, TINY_KWARGS  # noqa: E402
+from tests.conftest import TINY_ARCH, TINY_KWARGS, perturb_adapters  # noqa: E402
 from visadapt import adapters as A  # noqa: E402
 from visadapt.adapters import peft_bridge as PB  # noqa: E402
 from visadapt.registry import ConfigError  # noqa: E402
@@ -21,13 +21,6 @@ CASES = PEFT_CASES
 
 def _inject(backbone, case):
     return A.inject(backbone.model, dict(type="peft", modules_to_save=["head"], **CASES[case]))
-
-
-def _perturb(model, seed=3):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in A.adapter_state_dict(model).values():
-            p.add_(0.1 * torch.randn(p.shape, generator=g))
 
 
 def _tuner_layers(model):
@@ -62,7 +55,7 @@ def test_adapter_tensors_are_peft_layers_own_parameters(case, tiny_vit):
 def test_functional_merge_folds_peft_adapters_and_updates_configs(tiny_vit, images):
     backbone = tiny_vit()
     _inject(backbone, "peft_dora")
-    _perturb(backbone.model)
+    perturb_adapters(backbone.model)
     expected = backbone(images)
     A.merge(backbone.model)
     assert A.injected_configs(backbone.model) == [] and not _tuner_layers(backbone.model)
@@ -105,7 +98,7 @@ def test_saved_directory_loads_with_peft_model_from_pretrained(case, tiny_vit, i
 
     backbone = tiny_vit()
     _inject(backbone, case)
-    _perturb(backbone.model)
+    perturb_adapters(backbone.model)
     expected = backbone(images)
     PB.save_peft_pretrained(backbone.model, tmp_path / "ours")
 
