@@ -100,8 +100,16 @@ def make_optimizer(model: torch.nn.Module) -> torch.optim.Optimizer:
     return torch.optim.AdamW(param_groups(model.named_parameters(), WEIGHT_DECAY), lr=1e-4)
 
 
-def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor) -> None:
-    F.cross_entropy(model(images), labels).backward()
+Objective = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (images, labels) -> training loss
+
+
+def cross_entropy(model: torch.nn.Module) -> Objective:
+    return lambda images, labels: F.cross_entropy(model(images), labels)
+
+
+def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor,
+               objective: Objective | None = None) -> None:
+    (objective or cross_entropy(model))(images, labels).backward()
     opt.step()
     opt.zero_grad(set_to_none=True)
 
@@ -110,18 +118,22 @@ def trainable_bytes(model: torch.nn.Module) -> int:
     return sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
 
 
-def step_memory(model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor], device: torch.device) -> int:
-    """Bytes one training step needs: the allocator's peak on CUDA, a deterministic account on CPU."""
+def step_memory(model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor], device: torch.device,
+                objective: Objective | None = None) -> int:
+    """Bytes one training step needs: the allocator's peak on CUDA, a deterministic account on CPU.
+
+    ``objective`` is the method's training loss (default: cross-entropy of one forward pass)."""
+    objective = objective or cross_entropy(model)
     if device.type == "cuda":
         opt = make_optimizer(model)
-        train_step(model, opt, *batch)  # allocates the AdamW state, which the measured step then holds
+        train_step(model, opt, *batch, objective)  # allocates the AdamW state, which the measured step then holds
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
-        train_step(model, opt, *batch)
+        train_step(model, opt, *batch, objective)
         return torch.cuda.max_memory_allocated(device)
     images, labels = batch
     with saved_for_backward() as store:
-        F.cross_entropy(model(images), labels)  # the graph, and what it saved, is dropped on return
+        objective(images, labels)  # the graph, and what it saved, is dropped on return
     add_storages(store, model.parameters())  # frozen weights count once even when saved for backward
     return sum(store.values()) + 3 * trainable_bytes(model)  # + gradients + AdamW exp_avg and exp_avg_sq
 
@@ -149,9 +161,10 @@ def measure_steps(preset: Preset, batch: tuple, steps: int, device: torch.device
     return counts, interleave(fns, steps, device)
 
 
-def _step_fn(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: tuple) -> Callable[[], None]:
+def _step_fn(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: tuple,
+             objective: Objective | None = None) -> Callable[[], None]:
     """A closure per model: a lambda written inside the loop would see only the last model."""
-    return lambda: train_step(model, opt, *batch)
+    return lambda: train_step(model, opt, *batch, objective)
 
 
 def lora_models(preset: Preset, device: torch.device) -> dict[str, torch.nn.Module]:

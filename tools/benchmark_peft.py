@@ -1,7 +1,7 @@
 """A VTAB-1k-style PEFT benchmark: every method on every task of a suite, one table.
 
     python tools/benchmark_peft.py configs/benchmark/shapes_vtab.py [--methods a,b] [--tasks x,y] [--seeds 0,1,2]
-                                   [--lrs 1e-3,3e-3] [--quick] [--out-dir DIR]
+                                   [--lrs 1e-3,3e-3] [--quick] [--out-dir DIR] [--jobs N]
 
 Protocol (VTAB-1k): for each (method, task) and each learning rate of the method's grid, train on train800 and
 validate on val200 (first seed); the lr with the best final val200 accuracy is chosen. Then, for each seed, train
@@ -11,6 +11,10 @@ Writes to the output directory: ``selection.csv`` (one row per method x task x g
 per method x task x seed), ``table.md`` and ``accuracy_vs_params.png``; the runs sit under ``runs/``. Step time and
 memory relative to full fine-tuning, and merged inference time relative to the base model, are measured side by
 side in this process with the functions of ``benchmarks/bench_adapters.py``.
+
+``--jobs N`` trains N runs at a time in spawned processes (each with ``--threads`` CPU threads, on the config's
+accelerator). Rerunning with the same ``--out-dir`` reuses every finished run whose config is unchanged, so an
+interrupted benchmark continues where it stopped.
 
 ``--quick`` shrinks everything (a few dozen images, 1 epoch, 1 lr unless ``--lrs`` is given, 2 timed steps) so the
 whole pipeline runs in seconds; its numbers mean nothing. Note that a shrunk ``train800val200`` split is a prefix
@@ -22,13 +26,16 @@ import argparse
 import contextlib
 import copy
 import csv
+import dataclasses
 import io
 import json
 import logging
+import multiprocessing
 import os
 import statistics
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +44,13 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 sys.path.insert(0, str(ROOT / "benchmarks"))  # bench_adapters imports its sibling _measure as a top-level module
 
 import torch  # noqa: E402
+from torch import nn  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
 import bench_adapters as bench  # noqa: E402
 from _measure import interleave, ratio_stats  # noqa: E402
 from visadapt import adapters as A  # noqa: E402
+from visadapt.adapters.mosa import merge_subadapters, mosa_layers  # noqa: E402
 from visadapt.data.shapes.tasks import SHAPES_TASKS  # noqa: E402
 from visadapt.registry import ConfigError  # noqa: E402
 from visadapt.runner import train  # noqa: E402
@@ -73,6 +82,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1: for the tiny model on a busy CPU, more threads are "
                              "slower, e.g. 25 s vs ~2 s per LoRA epoch measured on a loaded 2-core machine)")
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained at a time, in separate processes")
     return parser.parse_args(argv)
 
 
@@ -172,53 +182,130 @@ def last_val_acc(run_dir: Path) -> float:
     return float(rows[-1]["val/acc"])
 
 
-def run_one(cfg: Config, work_root: Path) -> dict[str, Any]:
+def finished_run(cfg: Config, work_root: Path) -> dict[str, Any] | None:
+    """The results of an earlier run of exactly this config under ``work_root`` (an interrupted benchmark rerun
+    with the same ``--out-dir`` picks up where it stopped); None if there is none."""
+    text = cfg.pretty_text
+    for results_file in sorted(Path(work_root).glob("*/results.json")):
+        saved = results_file.parent / "config.py"
+        if saved.is_file() and saved.read_text() == text:  # run_dir: where it is now, if the tree was moved
+            return json.loads(results_file.read_text()) | {"run_dir": str(results_file.parent)}
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One training run of the benchmark: a grid point on train800 -> val200, or a final seed -> test."""
+    name: str
+    group: str
+    task: str
+    lr: float
+    seed: int
+    final: bool
+
+    @property
+    def work_root(self) -> str:
+        leaf = f"final_seed{self.seed}" if self.final else f"select_lr{self.lr:g}"
+        return f"runs/{self.name}/{self.task}/{leaf}"
+
+
+def execute(run: Run, base: dict, spec: dict, epochs: int, quick: bool, out: Path, source: str,
+            threads: int) -> dict[str, Any]:
+    """Train one run (or reuse its finished twin) and return its results; runs in a worker process with --jobs."""
+    if threads > 0:
+        torch.set_num_threads(threads)
+    for name in ("lightning.pytorch", "lightning.fabric"):  # one "GPU available" banner per run is noise here
+        logging.getLogger(name).setLevel(logging.WARNING)
+    cfg = run_config(base, spec["methods"][run.name], run.task, run.lr, run.seed, epochs, final=run.final,
+                     quick=quick, source=source)
+    work_root = out / run.work_root
+    results = finished_run(cfg, work_root)
+    if results is not None:
+        return results | {"reused": True}
     with contextlib.redirect_stdout(io.StringIO()):  # train() prints a table per run; results.json keeps it
-        return train(cfg, work_root)
+        return train(cfg, work_root) | {"reused": False}
 
 
-def benchmark_pair(base: dict, spec: dict, name: str, task: str, group: str, lrs: list[float], seeds: list[int],
-                   epochs: int, quick: bool, out: Path, source: str) -> tuple[list[dict], list[dict]]:
-    method = spec["methods"][name]
+def execute_all(runs: list[Run], jobs: int, **kwargs: Any) -> list[dict[str, Any]]:
+    """Results of ``runs`` in order; ``jobs`` > 1 trains them in that many spawned processes (CUDA-safe)."""
+    if jobs <= 1:
+        return [_report(run, execute(run, **kwargs)) for run in runs]
+    results: list[dict[str, Any] | None] = [None] * len(runs)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(execute, run, **kwargs): i for i, run in enumerate(runs)}
+        for future in as_completed(futures):
+            i = futures[future]
+            results[i] = _report(runs[i], future.result())
+    return results
+
+
+def _report(run: Run, res: dict[str, Any]) -> dict[str, Any]:
+    how = "reused" if res["reused"] else f"{res['fit_seconds']:.1f} s"
+    if run.final:
+        print(f"  final  {run.name:>14} {run.task:>12} lr={run.lr:g} seed={run.seed}: "
+              f"test acc {res['metrics']['test/acc']:.4f} ({how})", flush=True)
+    else:
+        print(f"  select {run.name:>14} {run.task:>12} lr={run.lr:g}: val200 acc "
+              f"{last_val_acc(Path(res['run_dir'])):.4f} ({how})", flush=True)
+    return res
+
+
+def select_and_finalize(pairs: list[tuple[str, str, str, list[float]]], seeds: list[int], jobs: int,
+                        **kwargs: Any) -> tuple[list[dict], list[dict]]:
+    """The VTAB-1k protocol for every (method, group, task, lr grid): every grid lr on train800 -> val200 with the
+    first seed, the best final val accuracy chosen (first of ties, grid order), then every seed on train800val200
+    with that lr and one test evaluation. Test is never used for selection."""
+    grid_runs = [Run(n, g, t, lr, seeds[0], final=False) for n, g, t, grid in pairs for lr in grid]
     selection = []
-    for lr in lrs:
-        cfg = run_config(base, method, task, lr, seeds[0], epochs, final=False, quick=quick, source=source)
-        res = run_one(cfg, out / "runs" / name / task / f"select_lr{lr:g}")
+    for run, res in zip(grid_runs, execute_all(grid_runs, jobs, **kwargs)):
         if "test/acc" in res["metrics"]:
             raise RuntimeError("a selection run evaluated on test")  # the protocol never selects on test
-        acc = last_val_acc(Path(res["run_dir"]))
-        selection.append(dict(method=name, group=group, task=task, lr=lr, seed=seeds[0], val_acc=round(acc, 6),
-                              chosen=False, test_evaluated="test/acc" in res["metrics"],
-                              fit_seconds=res["fit_seconds"], run_dir=res["run_dir"]))
-        print(f"  select {name:>14} {task:>12} lr={lr:g}: val200 acc {acc:.4f} ({res['fit_seconds']:.1f} s)",
-              flush=True)
-    best = max(range(len(selection)), key=lambda i: selection[i]["val_acc"])  # first of ties: grid order
-    selection[best]["chosen"] = True
-    lr, val_acc = selection[best]["lr"], selection[best]["val_acc"]
+        selection.append(dict(method=run.name, group=run.group, task=run.task, lr=run.lr, seed=run.seed,
+                              val_acc=round(last_val_acc(Path(res["run_dir"])), 6), chosen=False,
+                              test_evaluated="test/acc" in res["metrics"], fit_seconds=res["fit_seconds"],
+                              run_dir=res["run_dir"]))
+    final_runs = []
+    for n, g, t, _ in pairs:
+        rows = [r for r in selection if (r["method"], r["task"]) == (n, t)]
+        best = max(rows, key=lambda r: r["val_acc"])  # max() keeps the first of ties
+        best["chosen"] = True
+        final_runs += [Run(n, g, t, best["lr"], seed, final=True) for seed in seeds]
+    chosen = {(r["method"], r["task"]): r for r in selection if r["chosen"]}
     finals = []
-    for seed in seeds:
-        cfg = run_config(base, method, task, lr, seed, epochs, final=True, quick=quick, source=source)
-        res = run_one(cfg, out / "runs" / name / task / f"final_seed{seed}")
-        acc = res["metrics"]["test/acc"]
-        finals.append(dict(method=name, group=group, task=task, seed=seed, chosen_lr=lr, val_acc=val_acc,
-                           test_acc=round(acc, 6), trainable_params=res["parameters"]["trainable"],
-                           total_params=res["parameters"]["total"], fit_seconds=res["fit_seconds"],
-                           run_dir=res["run_dir"]))
-        print(f"  final  {name:>14} {task:>12} lr={lr:g} seed={seed}: test acc {acc:.4f} "
-              f"({res['fit_seconds']:.1f} s)", flush=True)
+    for run, res in zip(final_runs, execute_all(final_runs, jobs, **kwargs)):
+        finals.append(dict(method=run.name, group=run.group, task=run.task, seed=run.seed, chosen_lr=run.lr,
+                           val_acc=chosen[(run.name, run.task)]["val_acc"],
+                           test_acc=round(res["metrics"]["test/acc"], 6),
+                           trainable_params=res["parameters"]["trainable"], total_params=res["parameters"]["total"],
+                           fit_seconds=res["fit_seconds"], run_dir=res["run_dir"]))
     return selection, finals
 
 
 # -- costs (side by side, one process; functions of benchmarks/bench_adapters.py) ----------------------------------
-def _cost_model(base: dict, method: dict, task: str, source: str, device: torch.device) -> torch.nn.Module:
+def _cost_task(base: dict, method: dict, task: str, source: str, device: torch.device) -> torch.nn.Module:
+    """The method's ClassificationTask (adapted backbone, head in modules_to_save), as a training run builds it."""
     cfg = run_config(base, method, task, 1e-3, 0, 1, final=False, quick=True, source=source)
     torch.manual_seed(bench.SEED)
-    return build_task(cfg, COST_CLASSES).backbone.to(device)  # the adapted backbone, head in modules_to_save
+    return build_task(cfg, COST_CLASSES).to(device)
+
+
+def deploy(model: nn.Module) -> str:
+    """Put an adapted timm model (in place) in the form it is served in; returns that form's name."""
+    if mosa_layers(model):
+        merge_subadapters(model)
+        return "sub-adapters merged"
+    before = A.count_parameters(model)["total"]
+    try:
+        A.merge(model, strict=True)
+    except TypeError:  # not foldable into the base weights (bottleneck adapters, prompts): stays a module
+        return "as trained"
+    return "merged into weights" if A.count_parameters(model)["total"] < before else "no added modules"
 
 
 def measure_costs(base: dict, spec: dict, names: list[str], task: str, steps: int, forwards: int,
                   source: str) -> dict[str, dict[str, Any]]:
-    """Step time and memory / full fine-tuning, merged inference time / base model, for each method."""
+    """Per method, side by side in this process: training step time and memory / full fine-tuning (the method's
+    own objective, e.g. MoSA's two passes), and inference time / the model without adapter in the deployed form."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     methods = {n: spec["methods"][n] for n in names}
     reference = "full"
@@ -233,15 +320,16 @@ def measure_costs(base: dict, spec: dict, names: list[str], task: str, steps: in
 
     memory = {}
     for name, method in methods.items():  # one model on the device at a time (a clean CUDA peak)
-        model = _cost_model(base, method, task, source, device).train()
-        memory[name] = bench.step_memory(model, batch, device)
+        model = _cost_task(base, method, task, source, device).train()
+        memory[name] = bench.step_memory(model, batch, device, lambda x, y, m=model: m.objective(x, y)[0])
         del model
         if device.type == "cuda":
             torch.cuda.empty_cache()
     fns = {}
     for name, method in methods.items():
-        model = _cost_model(base, method, task, source, device).train()
-        fns[name] = bench._step_fn(model, bench.make_optimizer(model), batch)
+        model = _cost_task(base, method, task, source, device).train()
+        fns[name] = bench._step_fn(model, bench.make_optimizer(model), batch,
+                                   lambda x, y, m=model: m.objective(x, y)[0])
     interleave(fns, bench.WARMUP_STEPS, device)
     times = interleave(fns, steps, device)
     del fns
@@ -249,13 +337,10 @@ def measure_costs(base: dict, spec: dict, names: list[str], task: str, steps: in
     cfg = run_config(base, dict(adapter=dict(type="full")), task, 1e-3, 0, 1, final=False, quick=True, source=source)
     torch.manual_seed(bench.SEED)
     infer = {"base": build_backbone(cfg, COST_CLASSES).to(device).eval()}  # no adapter injected at all
+    forms = {}
     for name in names:
-        model = _cost_model(base, methods[name], task, source, device).eval()
-        try:
-            A.merge(model.model, strict=True)
-        except TypeError:  # not mergeable: stays a module at inference
-            continue
-        infer[name] = model
+        infer[name] = _cost_task(base, methods[name], task, source, device).backbone.eval()
+        forms[name] = deploy(infer[name].model)
     with torch.inference_mode():
         ffns = {n: bench._forward_fn(m, batch[0]) for n, m in infer.items()}
         interleave(ffns, bench.WARMUP_STEPS, device)
@@ -266,13 +351,30 @@ def measure_costs(base: dict, spec: dict, names: list[str], task: str, steps: in
         costs[name] = dict(
             step_ratio=ratio_stats(times[name], times[reference]),
             memory_ratio=memory[name] / memory[reference],
-            infer_ratio=ratio_stats(ftimes[name], ftimes["base"]) if name in ftimes else None,
+            infer_ratio=ratio_stats(ftimes[name], ftimes["base"]),
+            deployed=forms[name],
+            deployed_params=A.count_parameters(infer[name].model)["total"],
         )
+    costs["_twins"] = deployed_twins(infer, names, ftimes)
     costs["_meta"] = dict(device=device.type, batch=batch_size, image_size=image_size, steps=steps,
                           forwards=forwards, full_step_ms=1000 * statistics.median(times[reference]),
                           memory_measure="CUDA max_memory_allocated" if device.type == "cuda"
                           else "saved-for-backward + params + grads + AdamW state")
     return costs
+
+
+def deployed_twins(infer: dict[str, nn.Module], names: list[str], ftimes: dict) -> list[dict[str, Any]]:
+    """Pairs of methods whose deployed models are the same architecture (same injected adapter configs), e.g.
+    MoSA after merging its sub-adapters and the plain adapter of that width: their size and speed must match."""
+    twins = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            configs_a, configs_b = A.injected_configs(infer[a].model), A.injected_configs(infer[b].model)
+            if configs_a and configs_a == configs_b:
+                twins.append(dict(methods=(a, b), params=tuple(A.count_parameters(infer[m].model)["total"]
+                                                             for m in (a, b)),
+                                  infer_ratio=ratio_stats(ftimes[a], ftimes[b])))
+    return twins
 
 
 # -- report --------------------------------------------------------------------------------------------------------
@@ -312,7 +414,8 @@ def markdown_table(summary: dict, costs: dict, groups: dict[str, list[str]], see
     short = {g: g[:4] for g in groups}
     meta = costs["_meta"]
     head = ["method", "trainable params"] + [f"{t} ({short[g]})" for g, ts in groups.items() for t in ts]
-    head += [f"{MEAN_TASKS}", f"{MEAN_GROUPS}", "step time / full", "memory / full", "merged inference / base"]
+    head += [f"{MEAN_TASKS}", f"{MEAN_GROUPS}", "step time / full", "memory / full", "inference / base",
+             "deployed as"]
     lines = [
         f"**PEFT benchmark, VTAB-1k protocol** — `{command}`{' (QUICK SMOKE RUN: numbers are meaningless)' if quick else ''}",
         "",
@@ -324,9 +427,11 @@ def markdown_table(summary: dict, costs: dict, groups: dict[str, list[str]], see
         f"of the per-group averages (each group weighs the same). Trainable params include the new head (averaged "
         f"over tasks, whose heads differ). Cost columns: median (interquartile range) of {meta['steps']} per-round "
         f"ratios, methods side by side in one process ({meta['device']}, batch {meta['batch']}, "
-        f"{meta['image_size']}×{meta['image_size']}); memory = {meta['memory_measure']}; merged inference only for "
-        f"mergeable methods (— otherwise), after folding the adapter into the weights, vs the model without adapter "
-        f"({meta['forwards']} forwards). Full fine-tuning step for scale: {meta['full_step_ms']:.1f} ms.",
+        f"{meta['image_size']}×{meta['image_size']}); a step is the method's own objective (MoSA: two passes and "
+        f"the consistency term) + backward + AdamW; memory = {meta['memory_measure']}; inference: "
+        f"{meta['forwards']} forwards of the model as deployed (LoRA-like methods merged into the weights, MoSA's "
+        f"sub-adapters merged into one adapter, others as trained) vs the model without adapter. Full fine-tuning "
+        f"step for scale: {meta['full_step_ms']:.1f} ms.",
         "",
         "| " + " | ".join(head) + " |",
         "|---|" + "---:|" * (len(head) - 1),
@@ -335,8 +440,12 @@ def markdown_table(summary: dict, costs: dict, groups: dict[str, list[str]], see
         c = costs[name]
         cells = [name, f"{s['params']:,}"] + [_acc_cell(*s["per_task"][t]) for t in tasks]
         cells += [f"{100 * s['mean_tasks']:.1f}", f"{100 * s['mean_groups']:.1f}", _ratio_cell(c["step_ratio"]),
-                  f"{c['memory_ratio']:.2f}", _ratio_cell(c["infer_ratio"])]
+                  f"{c['memory_ratio']:.2f}", _ratio_cell(c["infer_ratio"]), c["deployed"]]
         lines.append("| " + " | ".join(cells) + " |")
+    for twin in costs["_twins"]:
+        (a, b), (pa, pb) = twin["methods"], twin["params"]
+        lines += ["", f"Deployed `{a}` and `{b}` are the same architecture: {pa:,} vs {pb:,} parameters, inference "
+                      f"time {a} / {b} = {_ratio_cell(twin['infer_ratio'])}."]
     return "\n".join(lines) + "\n"
 
 
@@ -389,17 +498,15 @@ def run_benchmark(args: argparse.Namespace) -> Path:
     command = " ".join(["python tools/benchmark_peft.py", *sys.argv[1:]]) if args.argv is None else \
         " ".join(["python tools/benchmark_peft.py", *args.argv])
 
-    selection, finals = [], []
-    start = time.perf_counter()
+    pairs = []
     for name in names:
         grid = lr_override or [float(x) for x in spec["methods"][name].get("lr_grid", spec.get("lr_grid", [1e-3]))]
         if args.quick and lr_override is None:
             grid = grid[:1]
-        for group, ts in groups.items():
-            for task in ts:
-                sel, fin = benchmark_pair(base, spec, name, task, group, grid, seeds, epochs, args.quick, out, source)
-                selection += sel
-                finals += fin
+        pairs += [(name, group, task, grid) for group, ts in groups.items() for task in ts]
+    start = time.perf_counter()
+    selection, finals = select_and_finalize(pairs, seeds, args.jobs, base=base, spec=spec, epochs=epochs,
+                                            quick=args.quick, out=out, source=source, threads=args.threads)
     write_csv(out / "selection.csv", selection)
     write_csv(out / "results.csv", finals)
     print(f"trained {len(selection) + len(finals)} runs in {time.perf_counter() - start:.0f} s; measuring costs",
@@ -421,8 +528,6 @@ def run_benchmark(args: argparse.Namespace) -> Path:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.argv = argv
-    for name in ("lightning.pytorch", "lightning.fabric"):  # one "GPU available" banner per run is noise here
-        logging.getLogger(name).setLevel(logging.WARNING)
     previous = os.environ.get(RUN_DIR_ENV)
     threads = torch.get_num_threads()
     if args.threads > 0:

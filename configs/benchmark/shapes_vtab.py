@@ -24,9 +24,16 @@ benchmark = dict(
     methods=dict(
         linear_probe=dict(adapter=dict(type="linear_probe"), lr_grid=[3e-3, 1e-2]),
         bitfit=dict(adapter=dict(type="bitfit"), lr_grid=_HEAD_LR),
-        lora=dict(adapter=dict(type="lora", r=8, alpha=8, target_modules=["blocks.*.attn.qkv"]), lr_grid=_HEAD_LR),
-        adaptformer=dict(adapter=dict(type="adaptformer", hidden_dim=8), lr_grid=_HEAD_LR),
+        vpt_deep=dict(adapter=dict(type="vpt", num_tokens=10, deep=True), lr_grid=_HEAD_LR),
         ssf=dict(adapter=dict(type="ssf"), lr_grid=_HEAD_LR),
+        lora=dict(adapter=dict(type="lora", r=8, alpha=8, target_modules=["blocks.*.attn.qkv"]), lr_grid=_HEAD_LR),
+        # HF PEFT's DoRA through the bridge, on the same modules and rank as `lora`.
+        dora_peft=dict(adapter=dict(type="peft", peft_type="LORA", target_modules=["blocks.*.attn.qkv"],
+                                    peft_kwargs=dict(r=8, lora_alpha=8, use_dora=True)), lr_grid=_HEAD_LR),
+        # The AdaptFormer-style adapter MoSA is built from (own LayerNorm on the residual stream, GELU), so that
+        # merged MoSA (below, same width, recipe defaults otherwise) is exactly this model.
+        adapter=dict(adapter=dict(type="adaptformer", hidden_dim=8, layer_norm=True, act="gelu"), lr_grid=_HEAD_LR),
+        mosa=dict(adapter=dict(type="mosa", hidden_dim=8), lr_grid=_HEAD_LR),
         full=dict(adapter=dict(type="full"), lr_grid=[1e-4, 3e-4]),
     ),
     lr_grid=[1e-3, 3e-3],  # default for a method without its own grid

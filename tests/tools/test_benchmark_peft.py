@@ -74,11 +74,23 @@ def test_table_and_plot(out):
     assert "mean over tasks" in table and "mean of group means" in table
     header = next(line for line in table.splitlines() if line.startswith("| method"))
     for col in ("trainable params", "color (natu)", "count (stru)", "step time / full", "memory / full",
-                "merged inference / base"):
+                "inference / base", "deployed as"):
         assert col in header
     assert sum(line.startswith(("| linear_probe", "| lora")) for line in table.splitlines()) == 2
     png = out / "accuracy_vs_params.png"
     assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rerun_in_the_same_out_dir_reuses_finished_runs(out, capsys):
+    """An interrupted benchmark continues: unchanged runs are not retrained (here by 2 spawned workers)."""
+    before = _rows(out / "results.csv")
+    argv = [str(CONFIG), "--quick", "--methods", ",".join(METHODS), "--tasks", ",".join(TASKS), "--seeds", "0",
+            "--lrs", ",".join(map(str, LRS)), "--out-dir", str(out), "--jobs", "2"]
+    assert benchmark_peft.main(argv) == 0
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.lstrip().startswith(("select", "final"))]
+    assert len(printed) == len(METHODS) * len(TASKS) * (len(LRS) + 1)
+    assert all(line.endswith("(reused)") for line in printed)
+    assert _rows(out / "results.csv") == before
 
 
 def test_unknown_method_or_task_is_a_clear_error(capsys):

@@ -85,12 +85,17 @@ class ClassificationTask(L.LightningModule):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.backbone(images)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        images, labels = batch
+    def objective(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(training loss, logits of the first pass): cross-entropy, plus MoSA's two-pass consistency term."""
         logits = self(images)
         loss = self.criterion(logits, labels)
         if self.consistency_weight > 0:
             loss = loss + self.consistency_weight * symmetric_kl(logits, self(images))
+        return loss, logits
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        images, labels = batch
+        loss, logits = self.objective(images, labels)
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
                 f"non-finite loss ({loss.item()}) at epoch {self.current_epoch}, step {self.global_step}; "
