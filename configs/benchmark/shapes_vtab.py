@@ -10,7 +10,9 @@ _base_ = [
 ]
 trainer = dict(enable_progress_bar=False, enable_model_summary=False)
 
-_HEAD_LR = [1e-3, 3e-3]  # PEFT methods: few parameters, larger steps
+# Three-point lr grids (searched on val200). A first run with two points picked the upper end for most method x
+# task pairs, so every grid reaches one step further up.
+_HEAD_LR = [1e-3, 3e-3, 1e-2]  # PEFT methods: few parameters, larger steps
 
 benchmark = dict(
     # Three groups in the VTAB spirit: appearance of one object ("natural"), fine attributes and clutter
@@ -22,7 +24,7 @@ benchmark = dict(
     ),
     # name -> dict(adapter=..., optional optimizer=... (merged into the base optimizer), optional lr_grid=[...]).
     methods=dict(
-        linear_probe=dict(adapter=dict(type="linear_probe"), lr_grid=[3e-3, 1e-2]),
+        linear_probe=dict(adapter=dict(type="linear_probe"), lr_grid=[3e-3, 1e-2, 3e-2]),
         bitfit=dict(adapter=dict(type="bitfit"), lr_grid=_HEAD_LR),
         vpt_deep=dict(adapter=dict(type="vpt", num_tokens=10, deep=True), lr_grid=_HEAD_LR),
         ssf=dict(adapter=dict(type="ssf"), lr_grid=_HEAD_LR),
@@ -34,9 +36,9 @@ benchmark = dict(
         # merged MoSA (below, same width, recipe defaults otherwise) is exactly this model.
         adapter=dict(adapter=dict(type="adaptformer", hidden_dim=8, layer_norm=True, act="gelu"), lr_grid=_HEAD_LR),
         mosa=dict(adapter=dict(type="mosa", hidden_dim=8), lr_grid=_HEAD_LR),
-        full=dict(adapter=dict(type="full"), lr_grid=[1e-4, 3e-4]),
+        full=dict(adapter=dict(type="full"), lr_grid=[1e-4, 3e-4, 1e-3]),
     ),
-    lr_grid=[1e-3, 3e-3],  # default for a method without its own grid
+    lr_grid=_HEAD_LR,  # default for a method without its own grid
     epochs=20,
     seeds=[0, 1, 2],
     # Cost measurement (step time / peak memory vs full fine-tuning, merged inference vs the base model).
