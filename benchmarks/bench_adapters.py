@@ -60,6 +60,8 @@ METHODS = {
     "houlsby (8)": dict(type="houlsby", hidden_dim=8, **HEAD),
     "pfeiffer (8)": dict(type="pfeiffer", hidden_dim=8, **HEAD),
     "adaptformer (8)": dict(type="adaptformer", hidden_dim=8, **HEAD),
+    "ssf": dict(type="ssf", **HEAD),
+    "vpt deep (10)": dict(type="vpt", num_tokens=10, deep=True, **HEAD),
 }
 
 

@@ -51,8 +51,7 @@ import bench_adapters as bench  # noqa: E402
 from _measure import interleave, ratio_stats  # noqa: E402
 from visadapt import adapters as A  # noqa: E402
 from visadapt.adapters.mosa import merge_subadapters, mosa_layers  # noqa: E402
-from visadapt.data.shapes.tasks import SHAPES_TASKS  # noqa: E402
-from visadapt.registry import ConfigError  # noqa: E402
+from visadapt.registry import DATASETS, ConfigError  # noqa: E402
 from visadapt.runner import train  # noqa: E402
 from visadapt.runner.build import build_backbone, build_task, to_plain  # noqa: E402
 from visadapt.runner.config import check_top_level  # noqa: E402
@@ -63,6 +62,8 @@ QUICK = dict(train=48, val=32, test=64, epochs=1, steps=2, forwards=2)
 COST_CLASSES = bench.NUM_CLASSES  # head size of the models built for the cost measurement (bench's random labels)
 MEAN_TASKS = "mean over tasks"
 MEAN_GROUPS = "mean of group means"
+# The VTAB-1k protocol's four splits; a benchmark config may rename them (e.g. FGVC: train / val / trainval / test).
+DEFAULT_SPLITS = dict(select_train="train800", select_val="val200", final_train="train800val200", test="test")
 
 
 class BenchmarkError(ValueError):
@@ -117,15 +118,31 @@ def load_benchmark(path: str | Path) -> tuple[dict, dict]:
     if "benchmark" not in base:
         raise BenchmarkError(f"{path}: no 'benchmark' dict (suite, methods, lr_grid, epochs, seeds)")
     spec = base.pop("benchmark")
+    # The file's helper variables (``_HEAD_LR``, ``_task``, ...) are not run settings: dropped, so that a run's
+    # config (and whether an earlier run can be reused) depends only on what the run uses.
+    base = {k: v for k, v in base.items() if not k.startswith("_")}
     check_top_level(Config(base), str(path))
-    for key in ("suite", "methods"):
+    for key in ("suite", "methods", "dataset"):
         if not spec.get(key):
             raise BenchmarkError(f"{path}: benchmark.{key} is missing or empty")
-    for group, tasks in spec["suite"].items():
-        bad = [t for t in tasks if t not in SHAPES_TASKS]
-        if bad:
-            raise BenchmarkError(f"{path}: suite group '{group}' has unknown task(s) {', '.join(bad)}; "
-                                 f"valid tasks: {', '.join(SHAPES_TASKS)}")
+    if "type" not in spec["dataset"]:
+        raise BenchmarkError(f"{path}: benchmark.dataset needs a 'type' (a registered dataset: {DATASETS.list()})")
+    unknown_splits = set(spec.get("splits", {})) - set(DEFAULT_SPLITS)
+    if unknown_splits:
+        raise BenchmarkError(f"{path}: benchmark.splits: unknown key(s) {sorted(unknown_splits)}; valid keys: "
+                             f"{', '.join(DEFAULT_SPLITS)}")
+    spec["splits"] = {**DEFAULT_SPLITS, **spec.get("splits", {})}
+    stray = set(spec.get("task_data", {})) - {t for ts in spec["suite"].values() for t in ts}
+    if stray:
+        raise BenchmarkError(f"{path}: benchmark.task_data names task(s) not in the suite: {sorted(stray)}")
+    published = spec.get("published")
+    if published is not None:
+        if set(published) != {"source", "convention", "values"}:
+            raise BenchmarkError(f"{path}: benchmark.published needs exactly source=..., convention=..., "
+                                 f"values=dict(method=number, ...); got keys {sorted(published)}")
+        stray = set(published["values"]) - set(spec["methods"])
+        if stray:
+            raise BenchmarkError(f"{path}: benchmark.published.values names unknown method(s) {sorted(stray)}")
     valid_types = A.list_adapters()
     for name, method in spec["methods"].items():
         if not isinstance(method, dict) or "adapter" not in method:
@@ -140,7 +157,22 @@ def load_benchmark(path: str | Path) -> tuple[dict, dict]:
     return base, spec
 
 
-def run_config(base: dict, method: dict, task: str, lr: float, seed: int, epochs: int, final: bool,
+def task_dataset(spec: dict, task: str, split: str) -> dict:
+    """The dataset config of ``task`` on ``split``: ``benchmark.dataset`` with ``{task}`` filled in."""
+    fill = {k: (v.format(task=task) if isinstance(v, str) else v) for k, v in spec["dataset"].items()}
+    return {**fill, **spec.get("task_data", {}).get(task, {}), "split": split}
+
+
+def check_tasks(spec: dict, tasks: list[str]) -> None:
+    """Build every task's selection-train split once: a missing folder or unknown task fails before any training."""
+    for task in tasks:
+        try:
+            DATASETS.build(task_dataset(spec, task, spec["splits"]["select_train"]))
+        except (ConfigError, FileNotFoundError) as err:
+            raise BenchmarkError(f"benchmark task '{task}': {err}") from err
+
+
+def run_config(base: dict, spec: dict, method: dict, task: str, lr: float, seed: int, epochs: int, final: bool,
                quick: bool, source: str) -> Config:
     """One run's config: the base experiment + the method + the task, on the selection or the final splits."""
     d = copy.deepcopy(base)
@@ -149,16 +181,14 @@ def run_config(base: dict, method: dict, task: str, lr: float, seed: int, epochs
     d["seed"] = int(seed)
     d["trainer"] = {**d.get("trainer", {}), "max_epochs": int(epochs), "enable_progress_bar": False,
                     "enable_model_summary": False}
-    data = d["data"]
-    split = dict(data["train"], task=task)
-    split.pop("num_samples", None)
+    data, splits = d["data"], spec["splits"]
     if final:  # train800val200 -> one test evaluation; no validation, nothing selected
-        data["train"] = dict(split, split="train800val200")
+        data["train"] = task_dataset(spec, task, splits["final_train"])
         data["val"] = None
-        data["test"] = dict(data["test"], task=task, split="test")
+        data["test"] = task_dataset(spec, task, splits["test"])
     else:  # train800 -> val200; test is not even built
-        data["train"] = dict(split, split="train800")
-        data["val"] = dict(data["val"], task=task, split="val200")
+        data["train"] = task_dataset(spec, task, splits["select_train"])
+        data["val"] = task_dataset(spec, task, splits["select_val"])
         data["test"] = None
     if quick:
         data["train"]["num_samples"] = QUICK["train"]
@@ -216,7 +246,7 @@ def execute(run: Run, base: dict, spec: dict, epochs: int, quick: bool, out: Pat
         torch.set_num_threads(threads)
     for name in ("lightning.pytorch", "lightning.fabric"):  # one "GPU available" banner per run is noise here
         logging.getLogger(name).setLevel(logging.WARNING)
-    cfg = run_config(base, spec["methods"][run.name], run.task, run.lr, run.seed, epochs, final=run.final,
+    cfg = run_config(base, spec, spec["methods"][run.name], run.task, run.lr, run.seed, epochs, final=run.final,
                      quick=quick, source=source)
     work_root = out / run.work_root
     results = finished_run(cfg, work_root)
@@ -282,9 +312,9 @@ def select_and_finalize(pairs: list[tuple[str, str, str, list[float]]], seeds: l
 
 
 # -- costs (side by side, one process; functions of benchmarks/bench_adapters.py) ----------------------------------
-def _cost_task(base: dict, method: dict, task: str, source: str, device: torch.device) -> torch.nn.Module:
+def _cost_task(base: dict, spec: dict, method: dict, task: str, source: str, device: torch.device) -> nn.Module:
     """The method's ClassificationTask (adapted backbone, head in modules_to_save), as a training run builds it."""
-    cfg = run_config(base, method, task, 1e-3, 0, 1, final=False, quick=True, source=source)
+    cfg = run_config(base, spec, method, task, 1e-3, 0, 1, final=False, quick=True, source=source)
     torch.manual_seed(bench.SEED)
     return build_task(cfg, COST_CLASSES).to(device)
 
@@ -313,33 +343,34 @@ def measure_costs(base: dict, spec: dict, names: list[str], task: str, steps: in
         methods[reference] = dict(adapter=dict(type="full"))
     else:
         reference = next(n for n, m in methods.items() if m["adapter"]["type"] == "full")
-    image_size = int(base["data"]["train"].get("image_size", 32))
+    image_size = int(spec.get("measure", {}).get("image_size", spec["dataset"].get("image_size", 224)))
     batch_size = int(base["data"].get("batch_size", 32))
     preset = bench.Preset("", {}, image_size, batch_size)
     batch = bench.make_batch(preset, batch_size, device)
 
     memory = {}
     for name, method in methods.items():  # one model on the device at a time (a clean CUDA peak)
-        model = _cost_task(base, method, task, source, device).train()
+        model = _cost_task(base, spec, method, task, source, device).train()
         memory[name] = bench.step_memory(model, batch, device, lambda x, y, m=model: m.objective(x, y)[0])
         del model
         if device.type == "cuda":
             torch.cuda.empty_cache()
     fns = {}
     for name, method in methods.items():
-        model = _cost_task(base, method, task, source, device).train()
+        model = _cost_task(base, spec, method, task, source, device).train()
         fns[name] = bench._step_fn(model, bench.make_optimizer(model), batch,
                                    lambda x, y, m=model: m.objective(x, y)[0])
     interleave(fns, bench.WARMUP_STEPS, device)
     times = interleave(fns, steps, device)
     del fns
 
-    cfg = run_config(base, dict(adapter=dict(type="full")), task, 1e-3, 0, 1, final=False, quick=True, source=source)
+    cfg = run_config(base, spec, dict(adapter=dict(type="full")), task, 1e-3, 0, 1, final=False, quick=True,
+                     source=source)
     torch.manual_seed(bench.SEED)
     infer = {"base": build_backbone(cfg, COST_CLASSES).to(device).eval()}  # no adapter injected at all
     forms = {}
     for name in names:
-        infer[name] = _cost_task(base, methods[name], task, source, device).backbone.eval()
+        infer[name] = _cost_task(base, spec, methods[name], task, source, device).backbone.eval()
         forms[name] = deploy(infer[name].model)
     with torch.inference_mode():
         ffns = {n: bench._forward_fn(m, batch[0]) for n, m in infer.items()}
@@ -409,20 +440,24 @@ def _ratio_cell(stats: tuple[float, float, float] | None) -> str:
 
 
 def markdown_table(summary: dict, costs: dict, groups: dict[str, list[str]], seeds: list[int], epochs: int,
-                   quick: bool, command: str) -> str:
+                   quick: bool, command: str, splits: dict[str, str], published: dict | None = None) -> str:
     tasks = [t for g in groups.values() for t in g]
     short = {g: g[:4] for g in groups}
     meta = costs["_meta"]
     head = ["method", "trainable params"] + [f"{t} ({short[g]})" for g, ts in groups.items() for t in ts]
     head += [f"{MEAN_TASKS}", f"{MEAN_GROUPS}", "step time / full", "memory / full", "inference / base",
              "deployed as"]
+    if published:
+        head.append(f"published ({published['convention']})")
+    smoke = " (QUICK SMOKE RUN: numbers are meaningless)" if quick else ""
     lines = [
-        f"**PEFT benchmark, VTAB-1k protocol** — `{command}`{' (QUICK SMOKE RUN: numbers are meaningless)' if quick else ''}",
+        f"**PEFT benchmark, VTAB-1k protocol** — `{command}`{smoke}",
         "",
-        f"Test top-1 accuracy (%) after training on train800val200 with the lr chosen on val200 (train800 → val200, "
-        f"seed {seeds[0]}); {epochs} epoch(s); mean"
+        f"Test top-1 accuracy (%) on {splits['test']} after training on {splits['final_train']} with the lr chosen on "
+        f"{splits['select_val']} ({splits['select_train']} → {splits['select_val']}, seed {seeds[0]}); "
+        f"{epochs} epoch(s); mean"
         + (f" ± std over seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else f" of seed {seeds[0]}") + ". "
-        f"Groups: " + "; ".join(f"{g} ({short[g]}): {', '.join(ts)}" for g, ts in groups.items()) + ". "
+        "Groups: " + "; ".join(f"{g} ({short[g]}): {', '.join(ts)}" for g, ts in groups.items()) + ". "
         f"**{MEAN_TASKS}**: the plain average of the {len(tasks)} task accuracies; **{MEAN_GROUPS}**: the average "
         f"of the per-group averages (each group weighs the same). Trainable params include the new head (averaged "
         f"over tasks, whose heads differ). Cost columns: median (interquartile range) of {meta['steps']} per-round "
@@ -431,7 +466,9 @@ def markdown_table(summary: dict, costs: dict, groups: dict[str, list[str]], see
         f"the consistency term) + backward + AdamW; memory = {meta['memory_measure']}; inference: "
         f"{meta['forwards']} forwards of the model as deployed (LoRA-like methods merged into the weights, MoSA's "
         f"sub-adapters merged into one adapter, others as trained) vs the model without adapter. Full fine-tuning "
-        f"step for scale: {meta['full_step_ms']:.1f} ms.",
+        f"step for scale: {meta['full_step_ms']:.1f} ms."
+        + (f" Published column: {published['source']} (for comparison; not produced by this command)."
+           if published else ""),
         "",
         "| " + " | ".join(head) + " |",
         "|---|" + "---:|" * (len(head) - 1),
@@ -441,6 +478,9 @@ def markdown_table(summary: dict, costs: dict, groups: dict[str, list[str]], see
         cells = [name, f"{s['params']:,}"] + [_acc_cell(*s["per_task"][t]) for t in tasks]
         cells += [f"{100 * s['mean_tasks']:.1f}", f"{100 * s['mean_groups']:.1f}", _ratio_cell(c["step_ratio"]),
                   f"{c['memory_ratio']:.2f}", _ratio_cell(c["infer_ratio"]), c["deployed"]]
+        if published:
+            value = published["values"].get(name)
+            cells.append("—" if value is None else f"{value:.2f}")
         lines.append("| " + " | ".join(cells) + " |")
     for twin in costs["_twins"]:
         (a, b), (pa, pb) = twin["methods"], twin["params"]
@@ -487,6 +527,7 @@ def run_benchmark(args: argparse.Namespace) -> Path:
     tasks = _pick(_csv_list(args.tasks), all_tasks, "task")
     groups = {g: [t for t in ts if t in tasks] for g, ts in spec["suite"].items()}
     groups = {g: ts for g, ts in groups.items() if ts}
+    check_tasks(spec, tasks)
     seeds = _csv_list(args.seeds, int) or [int(s) for s in spec.get("seeds", [base.get("seed", 0)])]
     lr_override = _csv_list(args.lrs, float)
     epochs = QUICK["epochs"] if args.quick else int(spec.get("epochs", base["trainer"].get("max_epochs", 1)))
@@ -513,7 +554,8 @@ def run_benchmark(args: argparse.Namespace) -> Path:
           flush=True)
     costs = measure_costs(base, spec, names, tasks[0], steps, forwards, source)
     summary = summarize(finals, names, groups)
-    table = markdown_table(summary, costs, groups, seeds, epochs, args.quick, command)
+    table = markdown_table(summary, costs, groups, seeds, epochs, args.quick, command, spec["splits"],
+                           spec.get("published"))
     (out / "table.md").write_text(table)
     (out / "summary.json").write_text(json.dumps(
         {n: {k: v for k, v in s.items() if k != "per_task"} | {"per_task": {t: list(v) for t, v in

@@ -15,6 +15,9 @@ trainer = dict(enable_progress_bar=False, enable_model_summary=False)
 _HEAD_LR = [1e-3, 3e-3, 1e-2]  # PEFT methods: few parameters, larger steps
 
 benchmark = dict(
+    # Every task's data: this dataset with "{task}" filled in and `split` set by the protocol (train800 -> val200
+    # for the lr search, train800val200 -> test for the final runs).
+    dataset=dict(type="ShapesDataset", task="{task}", image_size=32),
     # Three groups in the VTAB spirit: appearance of one object ("natural"), fine attributes and clutter
     # ("specialised"), and geometry / counting ("structured").
     suite=dict(
@@ -42,5 +45,5 @@ benchmark = dict(
     epochs=20,
     seeds=[0, 1, 2],
     # Cost measurement (step time / peak memory vs full fine-tuning, merged inference vs the base model).
-    measure=dict(steps=20, forwards=40),
+    measure=dict(steps=20, forwards=40),  # image size and batch: the dataset's and data.batch_size
 )

@@ -1,10 +1,12 @@
-"""ImageFolderDataset and VTABListDataset on small real PNG/JPEG files."""
+"""ImageFolderDataset, VTABListDataset and FGVCJsonDataset on small real PNG/JPEG files."""
+import json
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from visadapt.data import ImageFolderDataset, VTABListDataset
+from visadapt.data import FGVCJsonDataset, ImageFolderDataset, VTABListDataset
 from visadapt.registry import DATASETS, ConfigError
 
 
@@ -123,3 +125,42 @@ def test_vtab_missing_files_and_bad_arguments_are_explained(vtab):
     (vtab / "images" / "dir 1" / "img1.jpg").unlink()
     with pytest.raises(FileNotFoundError, match="img1.jpg"):
         VTABListDataset(vtab, "train800")
+
+
+@pytest.fixture
+def fgvc(tmp_path):
+    """A VPT-format FGVC task: images under root/images, 1-based sparse class ids in {train,val,test}.json."""
+    root = tmp_path / "CUB_200_2011"
+    for i, cid in enumerate([1, 1, 5, 9, 5, 9]):
+        path = root / "images" / f"c{cid}" / f"{i}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((6, 8, 3), 10 * i, np.uint8)).save(path)
+    names = [f"c{cid}/{i}.jpg" for i, cid in enumerate([1, 1, 5, 9, 5, 9])]
+    (root / "train.json").write_text(json.dumps({names[0]: 1, names[2]: 5, names[3]: 9}))
+    (root / "val.json").write_text(json.dumps({names[1]: 1}))
+    (root / "test.json").write_text(json.dumps({names[4]: 5, names[5]: 9}))
+    return root
+
+
+def test_fgvc_json_splits_share_one_contiguous_labelling(fgvc):
+    train = FGVCJsonDataset(fgvc, "train", image_dir="images")
+    assert train.num_classes == 3 and train.class_names == ["1", "5", "9"]
+    assert sorted(label for _, label in train.samples) == [0, 1, 2]
+    trainval = DATASETS.build(dict(type="FGVCJsonDataset", root=str(fgvc), split="trainval", image_dir="images"))
+    assert len(trainval) == 4 and sorted(label for _, label in trainval.samples) == [0, 0, 1, 2]
+    test = FGVCJsonDataset(fgvc, "test", image_dir="images")
+    image, label = test[0]
+    assert image.shape == (3, 6, 8) and label == 1  # class id 5 -> label 1, as in train
+
+
+def test_fgvc_json_errors_name_the_file_or_split(fgvc):
+    with pytest.raises(ConfigError, match="unknown split 'train800'.*trainval"):
+        FGVCJsonDataset(fgvc, "train800")
+    with pytest.raises(FileNotFoundError, match=r"image\(s\) of split 'train' not found under .*image_dir=''"):
+        FGVCJsonDataset(fgvc, "train")  # images live under images/
+    (fgvc / "val.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="val.json' is not valid json"):
+        FGVCJsonDataset(fgvc, "trainval", image_dir="images")
+    (fgvc / "val.json").unlink()
+    with pytest.raises(FileNotFoundError, match="val.json' not found"):
+        FGVCJsonDataset(fgvc, "trainval", image_dir="images")

@@ -93,6 +93,16 @@ def test_rerun_in_the_same_out_dir_reuses_finished_runs(out, capsys):
     assert _rows(out / "results.csv") == before
 
 
+def test_run_configs_depend_only_on_what_the_run_uses():
+    """The config file's helper variables (e.g. the lr grids) are not part of a run's config, so widening a grid
+    keeps the finished runs of the old grid points reusable."""
+    base, spec = benchmark_peft.load_benchmark(CONFIG)
+    assert not [k for k in base if k.startswith("_")]
+    cfg = benchmark_peft.run_config(base, spec, spec["methods"]["lora"], "count", 1e-3, 0, 2, final=False,
+                                    quick=True, source=str(CONFIG))
+    assert "lr_grid" not in cfg.pretty_text and "_HEAD_LR" not in cfg.pretty_text
+
+
 def test_unknown_method_or_task_is_a_clear_error(capsys):
     assert benchmark_peft.main([str(CONFIG), "--quick", "--methods", "lora,nope"]) == 1
     err = capsys.readouterr().err
@@ -100,3 +110,27 @@ def test_unknown_method_or_task_is_a_clear_error(capsys):
     assert benchmark_peft.main([str(CONFIG), "--quick", "--tasks", "colour"]) == 1
     err = capsys.readouterr().err
     assert "unknown task(s) colour" in err and "color" in err and "distance" in err
+
+
+@pytest.mark.parametrize("name, splits", [
+    ("vtab1k_vit_b16", ("train800", "val200", "train800val200", "test")),
+    ("fgvc_vit_b16", ("train", "val", "trainval", "test")),
+])
+def test_real_benchmark_configs_load_and_map_tasks_to_their_data(name, splits):
+    """The VTAB-1k and FGVC configs parse, carry published numbers, and give each task its folder and splits."""
+    path = ROOT / "configs" / "benchmark" / f"{name}.py"
+    base, spec = benchmark_peft.load_benchmark(path)
+    assert base["backbone"]["name"] == "vit_base_patch16_224.orig_in21k"
+    assert set(spec["published"]["values"]) <= set(spec["methods"])
+    tasks = [t for ts in spec["suite"].values() for t in ts]
+    assert len(tasks) == (19 if name.startswith("vtab") else 5)
+    task = tasks[0]
+    select = benchmark_peft.run_config(base, spec, spec["methods"]["lora"], task, 1e-3, 0, 100, final=False,
+                                       quick=False, source=str(path))
+    final = benchmark_peft.run_config(base, spec, spec["methods"]["lora"], task, 1e-3, 1, 100, final=True,
+                                      quick=False, source=str(path))
+    assert (select.data.train.split, select.data.val.split, final.data.train.split, final.data.test.split) == splits
+    assert select.data.test is None and final.data.val is None
+    assert select.data.train.root.endswith(f"/{task}")
+    with pytest.raises(benchmark_peft.BenchmarkError, match=f"benchmark task '{task}'.*not found"):
+        benchmark_peft.check_tasks(spec, [task])  # no data in the checkout: a clear error before any training

@@ -2,7 +2,7 @@
 from .base import EpochSampler, ImageDataset
 from .corruptions import CORRUPTIONS, CIFAR10CDataset, CorruptedDataset, ImageNetCDataset, corrupt
 from .digits import DigitsDataset
-from .folder import ImageFolderDataset, VTABListDataset
+from .folder import FGVCJsonDataset, ImageFolderDataset, VTABListDataset
 from .shapes import SHAPES_TASKS, ShapesDataset, caption, render_scene, render_video
 from .transforms import build_transforms
 
@@ -14,6 +14,7 @@ __all__ = [
     "SHAPES_TASKS",
     "DigitsDataset",
     "EpochSampler",
+    "FGVCJsonDataset",
     "ImageDataset",
     "ImageFolderDataset",
     "ShapesDataset",

@@ -1,10 +1,12 @@
-"""Datasets over images on disk: torchvision-style class folders and the VTAB-1k list files of NOAH/SSF/MoSA.
+"""Datasets over images on disk: torchvision-style class folders, the VTAB-1k list files of NOAH/SSF/MoSA and the
+FGVC json splits of VPT.
 
 Images are decoded with PIL and converted to RGB (grey and palette images get 3 channels); resizing is left
 to the transforms. Errors name the offending path (and line) so a broken download is quick to find.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ from .base import ImageDataset
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 VTAB_SPLITS = ("train800", "val200", "train800val200", "test")
+FGVC_SPLITS = ("train", "val", "trainval", "test")
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
@@ -134,3 +137,50 @@ class VTABListDataset(FileListDataset):
         files = [self.root / f"{s}.txt" for s in VTAB_SPLITS if (self.root / f"{s}.txt").is_file()]
         return 1 + max(label for f in files for _, label in _parse_list(f))
 
+
+
+@DATASETS.register()
+class FGVCJsonDataset(FileListDataset):
+    """An FGVC task (CUB, NABirds, Oxford Flowers, Stanford Dogs / Cars) in VPT's split format.
+
+    ``root/{train,val,test}.json`` each map an image path (relative to ``root/image_dir``) to a class id; ``trainval``
+    is train + val (the final-training split, as VTAB-1k's train800val200). Class ids (often 1-based, sometimes
+    sparse) map to 0..C-1 in sorted order over every json file present, so all splits share one labelling.
+    ``image_dir`` is the folder the paths are relative to: VPT uses ``images`` for CUB and NABirds, ``Images`` for
+    Stanford Dogs and the root itself (``""``) for Flowers and Cars.
+    """
+
+    def __init__(self, root: str | Path, split: str = "train", image_dir: str = "", transform: list[dict] | None = None,
+                 seed: int = 0):
+        super().__init__(transform=transform, seed=seed)
+        if split not in FGVC_SPLITS:
+            raise ConfigError(f"FGVCJsonDataset: unknown split '{split}'; valid splits: {', '.join(FGVC_SPLITS)}")
+        self.root, self.split = Path(root), split
+        parts = ("train", "val") if split == "trainval" else (split,)
+        annotations = {part: self._read(self.root / f"{part}.json") for part in parts}
+        everything = [self._read(self.root / f"{s}.json") for s in ("train", "val", "test")
+                      if (self.root / f"{s}.json").is_file()]
+        class_ids = sorted({cid for a in everything for cid in a.values()})
+        to_label = {cid: i for i, cid in enumerate(class_ids)}
+        images = self.root / image_dir
+        self.samples = [(images / rel, to_label[cid]) for a in annotations.values() for rel, cid in a.items()]
+        missing = [str(path) for path, _ in self.samples if not path.is_file()]
+        if missing:
+            raise FileNotFoundError(f"FGVCJsonDataset: {len(missing)} image(s) of split '{split}' not found under "
+                                    f"'{images}' (image_dir={image_dir!r}), e.g. {', '.join(missing[:3])}")
+        self.num_classes = len(class_ids)
+        self.class_names = [str(cid) for cid in class_ids]
+
+    @staticmethod
+    def _read(path: Path) -> dict[str, int]:
+        if not path.is_file():
+            raise FileNotFoundError(f"FGVCJsonDataset: split file '{path}' not found; expected "
+                                    f"{{train,val,test}}.json in '{path.parent}'")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"FGVCJsonDataset: '{path}' is not valid json: {err}") from err
+        if not isinstance(data, dict) or not data or not all(isinstance(v, int) for v in data.values()):
+            raise ConfigError(f"FGVCJsonDataset: '{path}' must be a non-empty json object "
+                              '{"relative/image/path.jpg": class_id (int), ...}')
+        return data
