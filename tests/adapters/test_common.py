@@ -45,6 +45,9 @@ PEFT_CASES = {
     "peft_hra": dict(peft_type="HRA", peft_kwargs=dict(r=4)),
     "peft_loha": dict(peft_type="LOHA", peft_kwargs=dict(r=4)),
     "peft_lokr": dict(peft_type="LOKR", peft_kwargs=dict(r=4)),
+    # One frozen random A/B pair shared by every layer (built by the tuner object), trained scaling vectors.
+    "peft_vera": dict(peft_type="VERA", target_modules=["blocks.*.attn.qkv", "blocks.*.mlp.fc1"],
+                      peft_kwargs=dict(r=4)),
 }
 CASES.update({name: dict(type="peft", **cfg) for name, cfg in PEFT_CASES.items()})
 MERGEABLE = {"lora", "lora_qv", "lora_proj_rslora", "bitfit", "linear_probe", "full", "ssf", "ssf_paper_init",

@@ -135,11 +135,32 @@ def test_unknown_peft_type_lists_valid_names():
         A.AdapterConfig.from_dict(dict(type="peft", peft_type="lorra"))
 
 
-def test_shared_state_tuners_are_refused_with_a_reason():
-    with pytest.raises(ConfigError, match="'VERA' cannot be used: keeps state shared"):
-        PB.PeftConfig(peft_type="VERA")
+def test_prompt_learning_tuners_are_refused_with_a_reason():
     with pytest.raises(ConfigError, match="prompt-learning"):
         PB.PeftConfig(peft_type="PREFIX_TUNING")
+
+
+def test_vera_shares_one_projection_and_leaves_it_out_of_exports(tiny_vit, images, tmp_path):
+    """VeRA goes through get_peft_model: every layer holds the same frozen A/B; only the scaling vectors train, and
+    exports rely on PEFT regenerating A/B from projection_prng_key (save_projection=False)."""
+    backbone = tiny_vit()
+    _inject(backbone, "peft_vera")
+    qkv, fc1 = backbone.model.blocks[0].attn.qkv, backbone.model.blocks[1].mlp.fc1
+    assert qkv.vera_A["default"] is fc1.vera_A["default"] and not qkv.vera_A["default"].requires_grad
+    assert all("vera_lambda" in k or k.startswith("head.") for k in A.adapter_state_dict(backbone.model))
+    assert backbone.model.peft_config["default"].save_projection is False
+    perturb_adapters(backbone.model)
+    expected = backbone(images)
+    PB.save_peft_pretrained(backbone.model, tmp_path)
+    from peft import PeftModel
+
+    loaded = PeftModel.from_pretrained(_stock(tiny_vit()), str(tmp_path)).eval()  # PEFT regenerates A/B
+    torch.testing.assert_close(loaded(backbone.normalize(images)), expected, atol=0, rtol=0)
+    fresh = tiny_vit()
+    PB.load_peft_pretrained(fresh.model, tmp_path)
+    torch.testing.assert_close(fresh(images), expected, atol=0, rtol=0)
+    with pytest.raises(ConfigError, match="implies save_projection=False"):
+        PB.PeftConfig(peft_type="VERA", peft_kwargs=dict(save_projection=True))
 
 
 def test_bad_kwargs_are_config_errors():

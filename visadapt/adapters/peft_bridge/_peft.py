@@ -47,12 +47,19 @@ def _classify() -> tuple[dict[str, type], dict[str, str]]:
             refused[name] = _NOT_INJECTABLE[name]
         elif config_cls is None or issubclass(config_cls, PromptLearningConfig):
             refused[name] = "a prompt-learning method for transformers language models"
-        elif getattr(tuner_cls, "uses_shared_state", False):
-            refused[name] = ("keeps state shared across layers on the tuner object; peft.inject_adapter_in_model "
-                             "refuses it (only peft.get_peft_model supports it)")
         else:
             ok[name] = config_cls
     return ok, refused
+
+
+def uses_shared_state(peft_type: str) -> bool:
+    """Tuners (VeRA, ...) whose layers share tensors made by the tuner object: ``inject_adapter_in_model`` refuses
+    them, so the bridge injects them with ``get_peft_model`` and keeps only the (modified in place) model."""
+    require_peft()
+    from peft.mapping import PEFT_TYPE_TO_TUNER_MAPPING
+
+    tuner_cls = {type_name(k): v for k, v in PEFT_TYPE_TO_TUNER_MAPPING.items()}.get(type_name(peft_type))
+    return bool(getattr(tuner_cls, "uses_shared_state", False))
 
 
 def injectable_types() -> list[str]:
@@ -68,6 +75,10 @@ def resolve_type(peft_type: str) -> tuple[str, type, dict[str, Any]]:
         name, implied = ALIASES[name][0], dict(ALIASES[name][1])
     ok, refused = _classify()
     if name in ok:
+        if uses_shared_state(name) and "save_projection" in getattr(ok[name], "__dataclass_fields__", {}):
+            # The shared random projections live on the tuner object, which the bridge does not keep; PEFT
+            # regenerates them from ``projection_prng_key`` when they are not saved, so exports leave them out.
+            implied["save_projection"] = False
         return name, ok[name], implied
     valid = ", ".join(injectable_types())
     if name in refused:

@@ -1,7 +1,9 @@
-"""``PeftConfig``: any tuner of HF PEFT that ``peft.inject_adapter_in_model`` can inject, from a visadapt config.
+"""``PeftConfig``: any tuner of HF PEFT that works on a plain ``nn.Module``, from a visadapt config.
 
 The tuner maths is PEFT's; this file only chooses the modules (with visadapt's patterns and loud no-match
-errors), builds PEFT's config class, injects through PEFT's functional API (no ``PeftModel`` wrapper), and
+errors), builds PEFT's config class, injects through PEFT's functional API (``inject_adapter_in_model``; for
+tuners whose layers share tensors made by the tuner object, such as VeRA, ``get_peft_model``, whose wrapper is
+dropped: the layers keep references to what they share), and
 tells visadapt which parameters are the adapter's (structurally: the per-adapter entries of each
 ``BaseTunerLayer``'s ``adapter_layer_names``).
 """
@@ -13,7 +15,7 @@ from typing import Any, ClassVar
 from torch import nn
 
 from visadapt.adapters.base import AdapterConfig, register_adapter
-from visadapt.adapters.peft_bridge._peft import require_peft, resolve_type
+from visadapt.adapters.peft_bridge._peft import require_peft, resolve_type, uses_shared_state
 from visadapt.adapters.targeting import get_parent, match_targets
 from visadapt.registry import ConfigError, check_kwargs
 
@@ -106,7 +108,10 @@ class PeftConfig(AdapterConfig):
             raise ConfigError(f"adapter 'peft': the model already has a PEFT adapter named '{self.adapter_name}'; "
                               "give the second config another adapter_name")
         try:
-            peft.inject_adapter_in_model(peft_config, model, adapter_name=self.adapter_name)
+            if uses_shared_state(self.peft_type):
+                peft.get_peft_model(model, peft_config, adapter_name=self.adapter_name)  # modifies model in place
+            else:
+                peft.inject_adapter_in_model(peft_config, model, adapter_name=self.adapter_name)
         except (ValueError, TypeError, NotImplementedError, RuntimeError) as err:
             raise ConfigError(f"adapter 'peft': PEFT could not inject {self.peft_type} into {len(names)} "
                               f"module(s) ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}): {err}") from err
