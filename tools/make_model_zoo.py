@@ -1,12 +1,18 @@
-"""Reproduce a model-zoo checkpoint: train its config, then write the backbone to ``model_zoo/NAME.safetensors``.
+"""Reproduce a model-zoo entry: train its config, then write the backbone to ``model_zoo/NAME.safetensors``.
 
 ``python tools/make_model_zoo.py configs/pretrain/vit_tiny_shapes_pretrain.py --name vit_tiny_shapes``
 The file is a plain timm state dict whose safetensors metadata records the architecture, the command, the
 seed and the final metrics (see model_zoo/README.md).
+
+``--adapter-only`` keeps the adapters separate (for methods that use them as such, e.g. ViDA's warmed-up
+adapters): the run's adapter export is copied to ``model_zoo/NAME/`` with a ``provenance.json`` (command, config,
+seed, metrics) beside it.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -23,16 +29,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("config")
     parser.add_argument("--name", required=True, help="model-zoo entry name")
     parser.add_argument("--work-dir", default=None)
+    parser.add_argument("--adapter-only", action="store_true",
+                        help="copy the adapter export to model_zoo/NAME/ instead of merging it into a checkpoint")
     args = parser.parse_args(argv)
     cfg = load_config(args.config)
     results = train(cfg, Path(args.work_dir or Path("work_dirs") / Path(args.config).stem))
     run_dir = Path(results["run_dir"])
+    command = f"python tools/make_model_zoo.py {args.config} --name {args.name}"
+    if args.adapter_only:
+        out = model_zoo_dir() / args.name
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.copytree(run_dir / "adapter", out)
+        provenance = dict(command=command + " --adapter-only", config=to_plain(cfg.to_dict()), seed=results["seed"],
+                          metrics=results["metrics"], parameters=results["parameters"])
+        (out / "provenance.json").write_text(json.dumps(provenance, indent=2))
+        size = sum(f.stat().st_size for f in out.iterdir()) / 2**20
+        print(f"wrote {out}/ ({size:.2f} MiB)")
+        return 0
     backbone = build_backbone(cfg, num_classes=int(read_adapter_config(run_dir / "adapter")["num_classes"]))
     load_adapter(backbone.model, run_dir / "adapter")
     out = backbone.save_pretrained(
         model_zoo_dir() / f"{args.name}.safetensors",
         config=to_plain(cfg.to_dict()),
-        command=f"python tools/make_model_zoo.py {args.config} --name {args.name}",
+        command=command,
         seed=results["seed"],
         metrics=results["metrics"],
         parameters=results["parameters"]["total"],

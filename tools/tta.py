@@ -71,31 +71,20 @@ def write_outputs(run: Path, cfg, results: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        from visadapt.runner.build import to_plain
         from visadapt.runner.workdir import new_run_dir
-        from visadapt.tta.runner import build_from_config, format_table, load_tta_config, run_stream
+        from visadapt.tta.runner import format_table, load_tta_config, run_config
 
         cfg = load_tta_config(args.config, dict(args.cfg_options))
-        method, stream = build_from_config(cfg)
         work_root = Path(args.work_dir or Path("work_dirs") / Path(args.config).stem)
+        results = {"config": str(args.config), **run_config(cfg, progress=not args.no_progress)}
         run = new_run_dir(work_root)
-        out = run_stream(method, stream, progress=not args.no_progress)
     except (ConfigError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    results = {
-        "config": str(args.config),
-        "errors": out.pop("errors"),
-        "mean_error": out.pop("mean_error"),
-        "protocol": stream.spec.protocol(),
-        "method": to_plain(cfg.method),
-        "backbone": to_plain(cfg.backbone),
-        "seed": int(cfg.get("seed", 0)),
-        **out,
-    }
     write_outputs(run, cfg, results)
-    title = (f"{results['method']['type']} on {len(results['errors'])} domains, order {stream.spec.order}, "
-             f"reset {stream.spec.reset}: top-1 error (%)")
+    protocol = results["protocol"]
+    title = (f"{results['method']['type']} on {len(results['errors'])} domains, order {protocol['order']}, "
+             f"reset {protocol['reset']}: top-1 error (%)")
     print(format_table(results["errors"], results["mean_error"], title))
     print(f"{results['num_images']} images, {results['images_per_s']:.1f} images/s (adaptation), "
           f"{results['wall_seconds']:.1f} s wall; results in {run}")

@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from visadapt.adapters import adapter_state_dict, save_adapter
+from visadapt.adapters import adapter_state_dict, inject, save_adapter
 from visadapt.registry import TTA_METHODS
-from visadapt.tta.vida import ViDA, attention_linear_names, uncertainty_scales, vida_layer_pairs
+from visadapt.tta.vida import ViDA, attention_linear_names, uncertainty_scales, vida_adapter_configs, vida_layer_pairs
 
 
 def test_uncertainty_scales_by_hand():
@@ -79,15 +79,24 @@ def test_end_to_end_and_exact_reset(tiny_vit, images):
 
 
 def test_loads_warmed_up_adapters(tiny_vit, tmp_path):
-    warm = make(tiny_vit).model
+    """A warm-up export (adapters on the timm model, as tools/train.py writes it) loads into the Backbone's model."""
+    warm = tiny_vit().model
+    inject(warm, vida_adapter_configs(attention_linear_names(warm)))
     with torch.no_grad():
         for n, p in warm.named_parameters():
             if "lora_B" in n:
                 p.normal_()
     save_adapter(warm, tmp_path)
     tta = ViDA(tiny_vit(), adapter_dir=str(tmp_path), n_augmentations=2)
-    loaded = adapter_state_dict(tta.model)
+    loaded = adapter_state_dict(tta.model.model)
+    teacher = dict(tta.teacher.named_parameters())
     for n, t in adapter_state_dict(warm).items():
         assert torch.equal(loaded[n], t)
-        assert torch.equal(dict(tta.teacher.named_parameters())[n], t)
+        assert torch.equal(teacher[f"model.{n}"], t)
+        assert f"model.{n}" in tta.adapter_names
     assert len(vida_layer_pairs(tta.model)) == 4
+
+
+def test_adapter_dir_must_exist_and_names_the_model_zoo(tiny_vit):
+    with pytest.raises(FileNotFoundError, match="adapter_dir 'no_such_vida' is neither a folder nor a model-zoo"):
+        ViDA(tiny_vit(), adapter_dir="no_such_vida", n_augmentations=2)

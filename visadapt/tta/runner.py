@@ -158,3 +158,22 @@ def resolve_device(device: str | None) -> torch.device:
         return torch.device(device)
     except RuntimeError as err:
         raise ConfigError(f"device: {err}") from None
+
+
+def run_config(cfg: Config, progress: bool = True) -> dict[str, Any]:
+    """Build a loaded TTA config's method and stream, run it, and return the results ``tools/tta.py`` writes:
+    per-domain errors, mean, the stream protocol, method / backbone configs, seed and the timings of
+    :func:`run_stream`."""
+    from visadapt.runner.build import to_plain
+
+    method, stream = build_from_config(cfg)
+    out = run_stream(method, stream, progress=progress)
+    return {
+        "errors": out.pop("errors"),
+        "mean_error": out.pop("mean_error"),
+        "protocol": stream.spec.protocol(),
+        "method": to_plain(cfg.method),
+        "backbone": to_plain(cfg.backbone),
+        "seed": int(cfg.get("seed", 0)),
+        **out,
+    }

@@ -9,11 +9,14 @@ with ``load_adapter`` (``adapter_dir``). :func:`vida_adapter_configs` gives the 
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
 from visadapt.adapters import adapter_state_dict, inject, injected_configs, load_adapter
 from visadapt.adapters.lora.layer import LoRALinear
+from visadapt.backbones import Backbone, model_zoo_dir
 from visadapt.registry import TTA_METHODS, ConfigError
 from visadapt.tta.cotta import MeanTeacherMethod
 
@@ -37,6 +40,18 @@ def vida_adapter_configs(targets: list[str], rank1: int = 1, rank2: int = 128) -
         dict(type="lora", r=rank1, alpha=float(rank1), init="gaussian", target_modules=list(targets)),
         dict(type="lora", r=rank2, alpha=float(rank2), init="gaussian", target_modules=[f"{t}.base_layer" for t in targets]),
     ]
+
+
+def resolve_adapter_dir(adapter_dir: str | Path) -> Path:
+    """An adapter export folder: a path, or the name of a model-zoo entry (``model_zoo/<name>/``)."""
+    path = Path(adapter_dir)
+    if path.is_dir():
+        return path
+    zoo = model_zoo_dir() / str(adapter_dir)
+    if zoo.is_dir():
+        return zoo
+    raise FileNotFoundError(f"vida: adapter_dir '{adapter_dir}' is neither a folder nor a model-zoo entry "
+                            f"(looked in {zoo}); make one with tools/make_model_zoo.py --adapter-only")
 
 
 def vida_layer_pairs(model: nn.Module) -> list[tuple[LoRALinear, LoRALinear]]:
@@ -122,18 +137,21 @@ class ViDA(MeanTeacherMethod):
 
     # ------------------------------------------------------------------ setup
     def configure_model(self) -> None:
+        # Adapters live on the timm model inside a visadapt Backbone (where tools/train.py exports them from), so
+        # a warm-up run's export loads here unchanged; names below are relative to that model.
+        host, prefix = (self.model.model, "model.") if isinstance(self.model, Backbone) else (self.model, "")
         if self.adapter_dir is not None:
-            load_adapter(self.model, self.adapter_dir)
-        elif not injected_configs(self.model):
-            targets = self.target_modules or attention_linear_names(self.model)
+            load_adapter(host, resolve_adapter_dir(self.adapter_dir))
+        elif not injected_configs(host):
+            targets = self.target_modules or attention_linear_names(host)
             if not targets:
                 raise ConfigError("vida: no Linear layer inside an Attention module; pass target_modules")
-            inject(self.model, vida_adapter_configs(targets, self.rank1, self.rank2))
-        pairs = vida_layer_pairs(self.model)
+            inject(host, vida_adapter_configs(targets, self.rank1, self.rank2))
+        pairs = vida_layer_pairs(host)
         if not pairs:
             raise ConfigError("vida: the model carries adapters but no ViDA pair (LoRA wrapping a LoRA on a Linear)")
         self._base_scales = [(lo.scale, hi.scale) for lo, hi in pairs]
-        self.adapter_names = set(adapter_state_dict(self.model))
+        self.adapter_names = {prefix + name for name in adapter_state_dict(host)}
         self.model.requires_grad_(True)  # the reference trains the whole model plus the adapters
         self.set_modes()
 

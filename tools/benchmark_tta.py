@@ -1,0 +1,198 @@
+"""Continual test-time adaptation benchmark: several TTA configs over the same stream, one table.
+
+    python tools/benchmark_tta.py configs/tta/*_vit_tiny_shapes_c.py [--cfg-options k=v ...] [--out-dir DIR]
+                                  [--cotta-rounds N]
+
+Each config runs in a fresh spawned process, one after the other, so their images/s are measured without
+contention and each peak-memory reading is its own. ``--cfg-options`` apply to every config (e.g.
+``stream.samples_per_domain=200`` for a shorter stream). Writes to the output directory: ``table.md`` (top-1 error
+per domain and method, mean, images/s, peak memory), ``errors.csv`` (method, domain, error), ``summary.json``, and
+each method's ``results.json`` under ``runs/<config name>/``.
+
+Peak memory is ``torch.cuda.max_memory_allocated`` on a GPU; on CPU it is the worker's peak resident set size
+(``ru_maxrss``) minus its resident size just before the method was built, i.e. what the model copies, optimizer
+state, activations and the stream's batches added on top of the imported libraries.
+
+Last, in this process: CoTTA's augmentation path as visadapt runs it (all views drawn and augmented on the device
+in one call, one batched teacher forward) against the reference's way (one augmented view and one teacher forward
+at a time), on the same batch, timed round-robin; the median ratio of the per-round times is reported.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import multiprocessing
+import resource
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import torch  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
+
+from _measure import interleave, ratio_stats  # noqa: E402
+from visadapt.registry import ConfigError  # noqa: E402
+from visadapt.runner.build import to_plain  # noqa: E402
+from visadapt.tta.runner import load_tta_config  # noqa: E402
+
+COTTA_DEFAULT = ROOT / "configs" / "tta" / "cotta_vit_tiny_shapes_c.py"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("configs", nargs="+", help="TTA config files (configs/tta/...py)")
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
+                        help="key=value overrides applied to every config (e.g. stream.samples_per_domain=200)")
+    parser.add_argument("--out-dir", help="default: work_dirs/benchmark_tta/<timestamp>")
+    parser.add_argument("--cotta-rounds", type=int, default=10,
+                        help="timed rounds of the CoTTA augmentation comparison (0: skip it)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser.parse_args(argv)
+
+
+def _rss_bytes() -> int:
+    """Current resident set size (Linux /proc; 0 where unavailable)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+    return pages * resource.getpagesize()
+
+
+def run_one(config: str, options: dict, progress: bool) -> dict[str, Any]:
+    """One config in this (fresh) process: its results plus the peak memory of running it."""
+    from visadapt.tta.runner import resolve_device, run_config
+
+    cfg = load_tta_config(config, options)
+    cuda = resolve_device(cfg.get("device", "auto")).type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    before = _rss_bytes()
+    results = run_config(cfg, progress=progress)
+    if cuda:
+        peak, measure = torch.cuda.max_memory_allocated(), "CUDA max_memory_allocated"
+    else:
+        peak, measure = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before, "peak RSS increase"
+    return results | {"peak_memory_bytes": int(peak), "memory_measure": measure, "config": config}
+
+
+def run_isolated(config: str, options: dict, progress: bool) -> dict[str, Any]:
+    """``run_one`` in a spawned process (its own peak RSS, no state left over from the previous method)."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(run_one, config, options, progress).result()
+
+
+# -- CoTTA's augmentation path: batched vs one view at a time --------------------------------------------------
+def cotta_augmentation_ratio(config: Path, options: dict, rounds: int) -> dict[str, Any]:
+    from visadapt.tta.cotta import augment_views
+    from visadapt.tta.runner import build_from_config
+
+    cfg = load_tta_config(config, options)
+    cotta, stream = build_from_config(cfg)
+    x = next(iter(stream.batches())).images.to(next(cotta.parameters()).device)
+    n, teacher, gen = cotta.n_augmentations, cotta.teacher, cotta.generator
+    kwargs = dict(per_sample=not cotta.faithful, **cotta.aug_kwargs)
+
+    def batched() -> torch.Tensor:  # what CoTTA.augmented_teacher does (aug_chunk=0)
+        return teacher(augment_views(x, n, gen, **kwargs))
+
+    def one_at_a_time() -> torch.Tensor:  # the reference's loop: augment one view, forward it, n times
+        return torch.cat([teacher(augment_views(x, 1, gen, **kwargs)) for _ in range(n)])
+
+    device = x.device
+    with torch.no_grad():
+        fns = {"batched": batched, "one view at a time": one_at_a_time}
+        interleave(fns, 2, device)
+        times = interleave(fns, rounds, device)
+    return dict(batch=int(x.shape[0]), views=n, device=device.type, rounds=rounds,
+                batched_ms=1000 * statistics.median(times["batched"]),
+                one_at_a_time_ms=1000 * statistics.median(times["one view at a time"]),
+                speedup=ratio_stats(times["one view at a time"], times["batched"]))
+
+
+# -- report ------------------------------------------------------------------------------------------------------
+def markdown(rows: list[dict], cotta: dict | None, command: str) -> str:
+    domains = list(rows[0]["errors"])
+    protocol = rows[0]["protocol"]
+    head = ["method"] + domains + ["mean", "images/s", "peak memory (MiB)"]
+    lines = [
+        f"**Continual TTA benchmark** — `{command}`",
+        "",
+        f"Top-1 error (%) per domain in stream order, online (each batch scored once, by the prediction the method "
+        f"returns for it); mean = unweighted mean over domains. Stream: {len(domains)} domains, severities "
+        f"{protocol['severities']}, {protocol['samples_per_domain']} images per domain, batch {protocol['batch_size']},"
+        f" order {protocol['order']}, reset {protocol['reset']}, shuffle seed {protocol['shuffle_seed']}. images/s: "
+        f"images over time spent in the method's forward (adaptation included). Peak memory: "
+        f"{rows[0]['memory_measure']}. Methods ran one after another, each in a fresh process.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|---|" + "---:|" * (len(head) - 1),
+    ]
+    best = min(r["mean_error"] for r in rows)
+    for r in rows:
+        mean = f"{r['mean_error']:.2f}"
+        cells = [r["name"]] + [f"{r['errors'][d]:.1f}" for d in domains]
+        cells += [f"**{mean}**" if r["mean_error"] == best else mean, f"{r['images_per_s']:.0f}",
+                  f"{r['peak_memory_bytes'] / 2**20:.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    if cotta:
+        med, q1, q3 = cotta["speedup"]
+        lines += ["", f"CoTTA's augmentation path ({cotta['views']} views of a batch of {cotta['batch']}, "
+                      f"{cotta['device']}): batched {cotta['batched_ms']:.1f} ms vs one view at a time "
+                      f"{cotta['one_at_a_time_ms']:.1f} ms per batch; one-at-a-time / batched = {med:.2f} "
+                      f"({q1:.2f}–{q3:.2f}) over {cotta['rounds']} rounds."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    command = " ".join(["python tools/benchmark_tta.py", *(sys.argv[1:] if argv is None else argv)])
+    out = Path(args.out_dir or ROOT / "work_dirs" / "benchmark_tta" / time.strftime("%Y%m%d_%H%M%S"))
+    options = dict(args.cfg_options)
+    try:
+        cfgs = [load_tta_config(config, options) for config in args.configs]  # all must load before running
+        streams = {json.dumps(to_plain(cfg.get("stream", {})), sort_keys=True) for cfg in cfgs}
+        if len(streams) > 1:
+            raise ConfigError("the configs define different streams; one table needs one stream (compare their "
+                              "`stream` sections, or align them with --cfg-options)")
+        rows = []
+        for config in args.configs:
+            name = Path(config).stem
+            print(f"running {name} ...", flush=True)
+            res = run_isolated(config, options, not args.no_progress)
+            rows.append(res | {"name": name})
+            run_dir = out / "runs" / name
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "results.json").write_text(json.dumps(res, indent=2))
+            print(f"  {name}: mean error {res['mean_error']:.2f} %, {res['images_per_s']:.0f} images/s", flush=True)
+        cotta_cfg = next((c for c, cfg in zip(args.configs, cfgs) if cfg.method.type == "cotta"), COTTA_DEFAULT)
+        cotta = cotta_augmentation_ratio(cotta_cfg, options, args.cotta_rounds) if args.cotta_rounds > 0 else None
+    except (ConfigError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    table = markdown(rows, cotta, command)
+    (out / "table.md").write_text(table)
+    with open(out / "errors.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["method", "domain", "error"])
+        for r in rows:
+            writer.writerows([r["name"], d, f"{e:.4f}"] for d, e in r["errors"].items())
+            writer.writerow([r["name"], "mean", f"{r['mean_error']:.4f}"])
+    summary = {r["name"]: {k: r[k] for k in ("mean_error", "images_per_s", "peak_memory_bytes", "memory_measure",
+                                             "num_images", "method")} for r in rows}
+    (out / "summary.json").write_text(json.dumps({"methods": summary, "cotta_augmentation": cotta}, indent=2))
+    print("\n" + table)
+    print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
