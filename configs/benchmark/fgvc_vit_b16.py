@@ -1,15 +1,11 @@
-# The comparison on FGVC (CUB-200-2011, NABirds, Oxford Flowers, Stanford Dogs, Stanford Cars) with ViT-B/16 IN-21k:
+# The PEFT comparison on FGVC (CUB-200-2011, NABirds, Oxford Flowers, Stanford Dogs, Stanford Cars) with ViT-B/16
+# IN-21k:
 #     python tools/benchmark_peft.py configs/benchmark/fgvc_vit_b16.py --jobs N
 # Needs VPT's FGVC layout under data/fgvc/<task>/ ({train,val,test}.json + images) and the local weights of
 # _base_/models/vit_b16_in21k.py; nothing is downloaded. Not run in tests (only loaded and checked). Protocol as VPT:
-# lr chosen on val after training on train, final runs on train+val ("trainval"), one test evaluation; 100 epochs;
-# train-time augmentation resize 256 -> random crop 224 -> flip, test resize 256 -> centre crop 224.
-_base_ = [
-    "../_base_/models/vit_b16_in21k.py",
-    "../_base_/schedules/adamw_cosine_100e.py",
-]
-trainer = dict(precision="bf16-mixed", enable_progress_bar=False, enable_model_summary=False)
-scheduler = dict(warmup_epochs=10)
+# lr chosen on val after training on train, final runs on train+val ("trainval"), one test evaluation; train-time
+# augmentation resize 256 -> random crop 224 -> flip, test resize 256 -> centre crop 224. Methods: _base_/benchmark/.
+_base_ = ["../_base_/benchmark/peft_vit_b16_in21k.py"]
 data = dict(
     train_transforms=[dict(type="Resize", height=256, width=256), dict(type="RandomCrop", height=224, width=224),
                       dict(type="HorizontalFlip")],
@@ -18,9 +14,6 @@ data = dict(
     eval_batch_size=256,
     num_workers=8,
 )
-
-_PEFT_LR = [5e-4, 1e-3, 5e-3]
-
 benchmark = dict(
     dataset=dict(type="FGVCJsonDataset", root="data/fgvc/{task}"),
     splits=dict(select_train="train", select_val="val", final_train="trainval", test="test"),
@@ -28,20 +21,8 @@ benchmark = dict(
     suite=dict(fgvc=["CUB_200_2011", "nabirds", "OxfordFlower", "Stanford-dogs", "Stanford-cars"]),
     task_data=dict(CUB_200_2011=dict(image_dir="images"), nabirds=dict(image_dir="images"),
                    **{"Stanford-dogs": dict(image_dir="Images")}),
-    methods=dict(
-        linear_probe=dict(adapter=dict(type="linear_probe"), lr_grid=[1e-3, 1e-2]),
-        bitfit=dict(adapter=dict(type="bitfit"), lr_grid=_PEFT_LR),
-        vpt_deep=dict(adapter=dict(type="vpt", num_tokens=10, deep=True), lr_grid=_PEFT_LR),
-        ssf=dict(adapter=dict(type="ssf"), optimizer=dict(weight_decay=5e-5), lr_grid=_PEFT_LR),
-        lora=dict(adapter=dict(type="lora", r=8, alpha=8, target_modules=["blocks.*.attn.qkv"]), lr_grid=_PEFT_LR),
-        adaptformer=dict(adapter=dict(type="adaptformer", hidden_dim=8), lr_grid=_PEFT_LR),
-        # MoSA's FGVC recipe: bottleneck 64 (lr 5e-4 .. 5e-3 by dataset, peft.md §1.7).
-        mosa=dict(adapter=dict(type="mosa", hidden_dim=64), optimizer=dict(weight_decay=0.01), lr_grid=_PEFT_LR),
-        full=dict(adapter=dict(type="full"), lr_grid=[1e-4, 5e-4, 1e-3]),
-    ),
-    epochs=100,
-    seeds=[0, 1, 2],
-    measure=dict(steps=20, forwards=40, image_size=224),
+    lr_grid=[5e-4, 1e-3, 5e-3],  # methods without their own grid
+    methods=dict(mosa=dict(adapter=dict(hidden_dim=64))),  # MoSA's FGVC recipe: bottleneck 64 (peft.md §1.7)
     published=dict(
         source="V-PETL Bench README via peft.md §2.3 (MoSA: SNELL Table 1)",
         convention="mean over the 5 tasks",

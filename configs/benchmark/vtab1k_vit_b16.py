@@ -1,19 +1,13 @@
-# The same comparison on real VTAB-1k (19 tasks) with ViT-B/16 IN-21k, run by
+# The PEFT comparison on real VTAB-1k (19 tasks) with ViT-B/16 IN-21k, run by
 #     python tools/benchmark_peft.py configs/benchmark/vtab1k_vit_b16.py --jobs N
 # Needs the NOAH/SSF VTAB-1k folders under data/vtab-1k/<task>/ (images + train800/val200/train800val200/test.txt)
 # and the local weights named in _base_/models/vit_b16_in21k.py; nothing is downloaded. Not run in tests (only
-# loaded and its task folders checked). Recipe: NOAH/VPT (no augmentation, direct resize to 224, AdamW + cosine,
-# 100 epochs, batch 64, bf16 on a GPU); lr searched on val200 per task, final runs on train800val200 -> test.
+# loaded and its task folders checked). Recipe: NOAH/VPT (no augmentation, direct resize to 224); lr searched on
+# val200 per task, final runs on train800val200 -> test. Methods and run settings: _base_/benchmark/.
 _base_ = [
-    "../_base_/models/vit_b16_in21k.py",
+    "../_base_/benchmark/peft_vit_b16_in21k.py",
     "../_base_/datasets/vtab_1k.py",
-    "../_base_/schedules/adamw_cosine_100e.py",
 ]
-trainer = dict(precision="bf16-mixed", enable_progress_bar=False, enable_model_summary=False)
-scheduler = dict(warmup_epochs=10)
-
-_PEFT_LR = [1e-3, 5e-3, 1e-2]
-
 benchmark = dict(
     dataset=dict(type="VTABListDataset", root="data/vtab-1k/{task}"),
     # NOAH's folder names; the three VTAB groups.
@@ -23,20 +17,7 @@ benchmark = dict(
         structured=["clevr_count", "clevr_dist", "dmlab", "kitti", "dsprites_loc", "dsprites_ori", "smallnorb_azi",
                     "smallnorb_ele"],
     ),
-    methods=dict(
-        linear_probe=dict(adapter=dict(type="linear_probe"), lr_grid=[1e-3, 1e-2]),
-        bitfit=dict(adapter=dict(type="bitfit"), lr_grid=_PEFT_LR),
-        # VPT tunes the number of prompt tokens per task; one count for every task here.
-        vpt_deep=dict(adapter=dict(type="vpt", num_tokens=10, deep=True), lr_grid=_PEFT_LR),
-        ssf=dict(adapter=dict(type="ssf"), optimizer=dict(weight_decay=5e-5), lr_grid=_PEFT_LR),  # SSF: lr 5e-3
-        lora=dict(adapter=dict(type="lora", r=8, alpha=8, target_modules=["blocks.*.attn.qkv"]), lr_grid=_PEFT_LR),
-        adaptformer=dict(adapter=dict(type="adaptformer", hidden_dim=8), lr_grid=_PEFT_LR),
-        mosa=dict(adapter=dict(type="mosa", hidden_dim=16), optimizer=dict(weight_decay=0.01), lr_grid=_PEFT_LR),
-        full=dict(adapter=dict(type="full"), lr_grid=[1e-4, 5e-4, 1e-3]),
-    ),
-    epochs=100,
-    seeds=[0, 1, 2],
-    measure=dict(steps=20, forwards=40, image_size=224),
+    lr_grid=[1e-3, 5e-3, 1e-2],  # methods without their own grid
     # Published ViT-B/16 IN-21k VTAB-1k results, mean of the three group means (../shared/reference/peft.md §2.3;
     # MoSA from the SNELL re-print, §1.7, flagged there as to be checked against the paper).
     published=dict(

@@ -103,3 +103,15 @@ def test_bad_config_is_a_one_line_error(tmp_path, weights, capsys, options, extr
     assert err.startswith("error: ") and "\n" not in err and message in err
     assert not (tmp_path / "w").exists()
 
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs" / "tta").glob("*.py")), ids=lambda p: p.stem)
+def test_shipped_tta_configs_build(path):
+    """Every configs/tta file loads and builds its method (ViDA from the model-zoo warm-up) and stream."""
+    from visadapt.registry import TTA_METHODS
+    from visadapt.tta.runner import build_from_config, load_tta_config
+
+    cfg = load_tta_config(path, {"stream.samples_per_domain": 8, "device": "cpu"})
+    method, stream = build_from_config(cfg)
+    assert len(stream.spec.domains) == 15 and stream.num_classes == 8
+    assert type(method) is TTA_METHODS.get(cfg.method.type)
