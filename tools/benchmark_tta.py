@@ -13,9 +13,10 @@ Peak memory is ``torch.cuda.max_memory_allocated`` on a GPU; on CPU it is the wo
 (``ru_maxrss``) minus its resident size just before the method was built, i.e. what the model copies, optimizer
 state, activations and the stream's batches added on top of the imported libraries.
 
-Last, in this process: CoTTA's augmentation path as visadapt runs it (all views drawn and augmented on the device
-in one call, one batched teacher forward) against the reference's way (one augmented view and one teacher forward
-at a time), on the same batch, timed round-robin; the median ratio of the per-round times is reported.
+Last, in this process: CoTTA's augmentation path with all views drawn, augmented and run through the teacher in one
+batched call (``views_per_chunk=0``) against the reference's way (one augmented view and one teacher forward at a
+time, ``views_per_chunk=1``), on the same batch, timed round-robin; the median ratio of the per-round times is
+reported.
 """
 from __future__ import annotations
 
@@ -92,27 +93,25 @@ def run_isolated(config: str, options: dict, progress: bool) -> dict[str, Any]:
 
 # -- CoTTA's augmentation path: batched vs one view at a time --------------------------------------------------
 def cotta_augmentation_ratio(config: Path, options: dict, rounds: int) -> dict[str, Any]:
-    from visadapt.tta.cotta import augment_views
+    """CoTTA.augmented_teacher with every view in one call (``views_per_chunk=0``) vs one view per call (the
+    reference's loop), on the stream's first batch."""
     from visadapt.tta.runner import build_from_config
 
     cfg = load_tta_config(config, options)
     cotta, stream = build_from_config(cfg)
     x = next(iter(stream.batches())).images.to(next(cotta.parameters()).device)
-    n, teacher, gen = cotta.n_augmentations, cotta.teacher, cotta.generator
-    kwargs = dict(per_sample=not cotta.faithful, **cotta.aug_kwargs)
 
-    def batched() -> torch.Tensor:  # what CoTTA.augmented_teacher does (aug_chunk=0)
-        return teacher(augment_views(x, n, gen, **kwargs))
+    def with_chunk(views_per_chunk: int):
+        def run() -> torch.Tensor:
+            cotta.views_per_chunk = views_per_chunk
+            return cotta.augmented_teacher(x)
+        return run
 
-    def one_at_a_time() -> torch.Tensor:  # the reference's loop: augment one view, forward it, n times
-        return torch.cat([teacher(augment_views(x, 1, gen, **kwargs)) for _ in range(n)])
-
-    device = x.device
     with torch.no_grad():
-        fns = {"batched": batched, "one view at a time": one_at_a_time}
-        interleave(fns, 2, device)
-        times = interleave(fns, rounds, device)
-    return dict(batch=int(x.shape[0]), views=n, device=device.type, rounds=rounds,
+        fns = {"batched": with_chunk(0), "one view at a time": with_chunk(1)}
+        interleave(fns, 2, x.device)
+        times = interleave(fns, rounds, x.device)
+    return dict(batch=int(x.shape[0]), views=cotta.n_augmentations, device=x.device.type, rounds=rounds,
                 batched_ms=1000 * statistics.median(times["batched"]),
                 one_at_a_time_ms=1000 * statistics.median(times["one view at a time"]),
                 speedup=ratio_stats(times["one view at a time"], times["batched"]))

@@ -1,4 +1,5 @@
-"""Reproduce a model-zoo entry: train its config, then write the backbone to ``model_zoo/NAME.safetensors``.
+"""Reproduce a model-zoo entry: train its config, then write the backbone to ``model_zoo/NAME.safetensors`` (a timm
+backbone) or ``model_zoo/NAME/`` (a CLIP, in open_clip's local-dir layout).
 
 ``python tools/make_model_zoo.py configs/pretrain/vit_tiny_shapes_pretrain.py --name vit_tiny_shapes``
 The file is a plain timm state dict whose safetensors metadata records the architecture, the command, the
@@ -49,14 +50,15 @@ def main(argv: list[str] | None = None) -> int:
     backbone = build_backbone(cfg, num_classes=int(read_adapter_config(run_dir / "adapter")["num_classes"]))
     load_adapter(backbone.model, run_dir / "adapter")
     out = backbone.save_pretrained(
-        model_zoo_dir() / f"{args.name}.safetensors",
+        model_zoo_dir() / f"{args.name}{backbone.zoo_suffix}",
         config=to_plain(cfg.to_dict()),
         command=command,
         seed=results["seed"],
         metrics=results["metrics"],
         parameters=results["parameters"]["total"],
     )
-    print(f"wrote {out} ({out.stat().st_size / 2**20:.2f} MiB)")
+    size = sum(f.stat().st_size for f in out.iterdir()) if out.is_dir() else out.stat().st_size
+    print(f"wrote {out} ({size / 2**20:.2f} MiB)")
     return 0
 
 

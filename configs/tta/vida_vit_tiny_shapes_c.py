@@ -6,4 +6,5 @@
 _base_ = ["../_base_/tta/shapes_c.py"]
 method = dict(type="vida", adapter_dir="vit_tiny_shapes_vida",
               optimizer=dict(type="Adam", lr=1e-4, betas=(0.9, 0.999), weight_decay=0.0), vida_lr=1e-5,
-              mt=0.999, mt_vida=0.999, n_augmentations=10, unc_threshold=0.05, restore_p=0.1)
+              mt=0.999, mt_vida=0.999, n_augmentations=10, unc_threshold=0.05, restore_p=0.1,
+              views_per_chunk=1)  # as CoTTA: one view per teacher call on CPU, 0 (all at once) on a GPU

@@ -168,3 +168,19 @@ def test_shape_multi_scenes_share_one_shape():
         assert shapes == {ds.class_names[ds.label(i)]}
         counts.add(len(ds.scene(i).objects))
     assert counts == {1, 2, 3}
+
+
+def test_caption_dataset_interleaves_tasks_with_their_captions():
+    from visadapt.data import ShapesCaptionDataset, caption
+
+    ds = ShapesCaptionDataset(tasks=["shape", "color"], split="val200", image_size=16)
+    assert len(ds) == 400 and ds.num_classes == 0
+    image, text = ds[3]  # item 1 of the `color` task
+    color = ShapesDataset("color", "val200", image_size=16)
+    assert isinstance(text, str) and text == caption(color.scene(1))
+    assert torch.equal(image, color[1][0])
+    assert len(ShapesCaptionDataset(tasks=["shape"], split="val200", num_samples=10)) == 10
+    with pytest.raises(ConfigError, match="num_samples' must be in 1..200"):
+        ShapesCaptionDataset(tasks=["shape"], split="val200", num_samples=500)
+    with pytest.raises(ConfigError, match="unknown task 'colour'"):
+        ShapesCaptionDataset(tasks=["colour"])

@@ -1,10 +1,12 @@
 """Backbone wrappers: upstream models (timm, open_clip, segment-anything, diffusers) built by name."""
 from visadapt.backbones.base import Backbone
+from visadapt.backbones.clip import OpenCLIPBackbone
 from visadapt.backbones.timm_backbone import TimmBackbone
 from visadapt.backbones.weights import list_model_zoo, load_state_dict, model_zoo_dir, read_metadata, resolve_weights
 
 __all__ = [
     "Backbone",
+    "OpenCLIPBackbone",
     "TimmBackbone",
     "list_model_zoo",
     "load_state_dict",

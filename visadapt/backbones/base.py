@@ -24,6 +24,7 @@ class Backbone(nn.Module, abc.ABC):
     num_features: int
     classifier_name: str | None = None
     target_presets: dict[str, list[str]] = {}
+    zoo_suffix = ".safetensors"  # what save_pretrained writes: a file, or "" for a folder
 
     def __init__(self, mean: Sequence[float], std: Sequence[float]):
         super().__init__()

@@ -3,7 +3,7 @@ from .base import EpochSampler, ImageDataset
 from .corruptions import CORRUPTIONS, CIFAR10CDataset, CorruptedDataset, ImageNetCDataset, corrupt
 from .digits import DigitsDataset
 from .folder import FGVCJsonDataset, ImageFolderDataset, VTABListDataset
-from .shapes import SHAPES_TASKS, ShapesDataset, caption, render_scene, render_video
+from .shapes import SHAPES_TASKS, ShapesCaptionDataset, ShapesDataset, caption, render_scene, render_video
 from .transforms import build_transforms
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "FGVCJsonDataset",
     "ImageDataset",
     "ImageFolderDataset",
+    "ShapesCaptionDataset",
     "ShapesDataset",
     "VTABListDataset",
     "build_transforms",

@@ -46,6 +46,8 @@ class ImageDataset(Dataset, abc.ABC):
 
     num_classes: int
     class_names: list[str]
+    # What ``__getitem__`` converts the target with: class indices here, strings for caption datasets.
+    target_type: type = int
 
     def __init__(self, transform: list[dict] | None = None, seed: int = 0):
         self.seed = check_seed(seed, type(self).__name__)
@@ -74,7 +76,7 @@ class ImageDataset(Dataset, abc.ABC):
             # same stream, so e.g. two p=0.5 flips would always fire together.
             self.transform.set_random_state(np.random.default_rng(seq), random.Random(int(seq.generate_state(1)[0])))
             image = self.transform(image=image)["image"]
-        return to_tensor(image), int(target)
+        return to_tensor(image), self.target_type(target)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, int]]:
         # Without this, Python's sequence protocol would iterate forever: every index >= 0 is valid (next epoch).

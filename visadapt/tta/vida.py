@@ -186,7 +186,7 @@ class ViDA(MeanTeacherMethod):
     # ------------------------------------------------------------------ step
     def forward_and_adapt(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            view_logits = self.teacher(self.views(x)).view(self.n_augmentations, x.shape[0], -1)
+            view_logits = self.augmented_teacher(x)
             self.uncertainty, low, high = uncertainty_scales(view_logits, self.unc_threshold, self.unc_factor)
             self.set_scales(low, high)
             target = self.teacher(x)

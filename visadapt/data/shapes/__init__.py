@@ -1,6 +1,7 @@
 """The procedural, offline "shapes world": scenes of coloured, textured shapes that give classification tasks
 now and captions, instance masks and videos of moving objects for later tasks."""
 from .caption import caption
+from .captions import CAPTION_TASKS, ShapesCaptionDataset
 from .dataset import ShapesDataset
 from .render import move_scene, render_background, render_scene, render_video
 from .scene import BACKGROUNDS, COLORS, SHAPES, TEXTURES, Background, Scene, ShapeObject
@@ -8,6 +9,7 @@ from .tasks import SHAPES_TASKS, ShapesTask, sample_background, sample_object
 
 __all__ = [
     "BACKGROUNDS",
+    "CAPTION_TASKS",
     "COLORS",
     "SHAPES",
     "SHAPES_TASKS",
@@ -15,6 +17,7 @@ __all__ = [
     "Background",
     "Scene",
     "ShapeObject",
+    "ShapesCaptionDataset",
     "ShapesDataset",
     "ShapesTask",
     "caption",
