@@ -80,8 +80,23 @@ def test_bad_inputs_are_explained(clip, images):
         OpenCLIPBackbone("ViT-B-17")
     with pytest.raises(ConfigError, match="templates must be"):
         clip.set_classifier(CLASSES, ["a photo"])
+    with pytest.raises(FileNotFoundError, match="neither a folder with open_clip_config.json nor a model-zoo"):
+        OpenCLIPBackbone(pretrained="no_such_clip")
     with pytest.raises(ConfigError, match="either model_cfg"):
         OpenCLIPBackbone(model_cfg=TINY_CLIP, pretrained="x")
     bare = OpenCLIPBackbone(model_cfg=TINY_CLIP)
     with pytest.raises(RuntimeError, match="no classifier"):
         bare(images)
+
+
+def test_zero_shot_tool_reports_every_task(clip, tmp_path, capsys):
+    from tools import zero_shot
+
+    folder = clip.save_pretrained(tmp_path / "tiny_clip")
+    assert zero_shot.main(["--pretrained", str(folder), "--tasks", "shape,size", "--split", "val200",
+                           "--templates", "a {}.", "a photo of a {}."]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
+    assert set(rows) == {"shape", "size", "mean"} and rows["shape"][1:3] == ["8", "12.5"]
+    assert 0 <= float(rows["size"][3]) <= 100
+    assert zero_shot.main(["--pretrained", str(tmp_path / "nothing")]) == 1

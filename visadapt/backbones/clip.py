@@ -105,6 +105,10 @@ class OpenCLIPBackbone(Backbone):
                                            weights_only=True)
             tokenizer = open_clip.get_tokenizer(name)
             model_cfg = open_clip.get_model_config(name)
+        elif pretrained is not None:
+            raise FileNotFoundError(
+                f"OpenCLIPBackbone: pretrained '{pretrained}' is neither a folder with {CONFIG_FILE} nor a model-zoo "
+                f"entry (looked in {model_zoo_dir()}); for a weights file, also give the open_clip model name")
         else:
             raise ConfigError("OpenCLIPBackbone: give a model name, a pretrained folder / model-zoo entry, or model_cfg")
         visual_cfg = getattr(model.visual, "preprocess_cfg", {}) or {}
