@@ -6,18 +6,18 @@ import json
 
 import pytest
 
-from tests.tta.test_tta_tool import CONFIG, weights  # noqa: F401  (fixture)
+from tests.tta.test_tta_tool import CONFIG
 from tools import benchmark_tta
 
 
-def _config(directory, weights, name, method):  # noqa: F811
+def _config(directory, weights, name, method):
     path = directory / f"{name}.py"
     path.write_text(CONFIG.format(weights=str(weights), method=method, extra=""))
     return str(path)
 
 
 @pytest.fixture(scope="module")
-def bench(tmp_path_factory, weights):  # noqa: F811
+def bench(tmp_path_factory, weights):
     d = tmp_path_factory.mktemp("tta_bench")
     configs = [_config(d, weights, "source", 'dict(type="source")'),
                _config(d, weights, "cotta", 'dict(type="cotta", n_augmentations=4)')]
@@ -49,7 +49,7 @@ def test_cotta_augmentation_comparison_is_reported(bench):
     assert "one view at a time" in (bench / "table.md").read_text()
 
 
-def test_configs_with_different_streams_are_refused(tmp_path, weights, capsys):  # noqa: F811
+def test_configs_with_different_streams_are_refused(tmp_path, weights, capsys):
     a = _config(tmp_path, weights, "a", 'dict(type="source")')
     b = tmp_path / "b.py"
     b.write_text(CONFIG.format(weights=str(weights), method='dict(type="source")', extra="").replace(
