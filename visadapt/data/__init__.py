@@ -2,6 +2,7 @@
 from .base import EpochSampler, ImageDataset
 from .corruptions import CORRUPTIONS, CIFAR10CDataset, CorruptedDataset, ImageNetCDataset, corrupt
 from .digits import DigitsDataset
+from .fewshot import FewShotDataset, draw_few_shot
 from .folder import FGVCJsonDataset, ImageFolderDataset, VTABListDataset
 from .shapes import SHAPES_TASKS, ShapesCaptionDataset, ShapesDataset, caption, render_scene, render_video
 from .transforms import build_transforms
@@ -15,6 +16,7 @@ __all__ = [
     "DigitsDataset",
     "EpochSampler",
     "FGVCJsonDataset",
+    "FewShotDataset",
     "ImageDataset",
     "ImageFolderDataset",
     "ShapesCaptionDataset",
@@ -23,6 +25,7 @@ __all__ = [
     "build_transforms",
     "caption",
     "corrupt",
+    "draw_few_shot",
     "render_scene",
     "render_video",
 ]

@@ -62,6 +62,10 @@ class ImageDataset(Dataset, abc.ABC):
     def load(self, idx: int) -> tuple[np.ndarray, int]:
         """Item ``idx`` in ``[0, num_items)`` as (HxWx3 uint8 image, class index), before augmentation."""
 
+    def label(self, idx: int) -> int:
+        """Class of item ``idx`` (subclasses that know it without decoding the image override this)."""
+        return int(self.load(idx)[1])
+
     def __len__(self) -> int:
         return self.num_items
 

@@ -63,6 +63,9 @@ class DigitsDataset(ImageDataset):
     def load(self, idx: int) -> tuple[np.ndarray, int]:
         return self.images[idx], int(self.targets[idx])
 
+    def label(self, idx: int) -> int:
+        return int(self.targets[idx])
+
 
 def _upsample(pixels: np.ndarray, size: int) -> np.ndarray:
     grey = np.asarray(Image.fromarray(pixels).resize((size, size), Image.BILINEAR))

@@ -42,6 +42,9 @@ class FileListDataset(ImageDataset):
         path, label = self.samples[idx]
         return read_rgb(path), label
 
+    def label(self, idx: int) -> int:
+        return self.samples[idx][1]
+
 
 @DATASETS.register()
 class ImageFolderDataset(FileListDataset):
