@@ -9,9 +9,10 @@ contention and each peak-memory reading is its own. ``--cfg-options`` apply to e
 per domain and method, mean, images/s, peak memory), ``errors.csv`` (method, domain, error), ``summary.json``, and
 each method's ``results.json`` under ``runs/<config name>/``.
 
-Peak memory is ``torch.cuda.max_memory_allocated`` on a GPU; on CPU it is the worker's peak resident set size
-(``ru_maxrss``) minus its resident size just before the method was built, i.e. what the model copies, optimizer
-state, activations and the stream's batches added on top of the imported libraries.
+Peak memory is ``torch.cuda.max_memory_allocated`` on a GPU; on CPU it is the worker's peak resident set size during
+the method's build and run (the kernel's VmHWM, reset just before) minus its resident size then, after a first build
+of the same config has loaded every library: what the model copies, optimizer state, activations and the stream's
+batches add.
 
 Last, in this process: CoTTA's augmentation path with all views drawn, augmented and run through the teacher in one
 batched call (``views_per_chunk=0``) against the reference's way (one augmented view and one teacher forward at a
@@ -22,9 +23,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import json
 import multiprocessing
-import resource
+import re
 import statistics
 import sys
 import time
@@ -59,29 +61,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _rss_bytes() -> int:
-    """Current resident set size (Linux /proc; 0 where unavailable)."""
+def _status_kib(field: str) -> int:
+    """A ``/proc/self/status`` memory field (VmRSS, VmHWM) in KiB; -1 where unavailable."""
     try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
-    except (OSError, IndexError, ValueError):
-        return 0
-    return pages * resource.getpagesize()
+        return int(re.search(rf"^{field}:\s+(\d+)", Path("/proc/self/status").read_text(), re.M).group(1))
+    except (OSError, AttributeError):
+        return -1
+
+
+def _reset_peak_rss() -> bool:
+    """Set the process's peak RSS (VmHWM) to its current RSS (Linux >= 4.0); False where that is not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
 
 
 def run_one(config: str, options: dict, progress: bool) -> dict[str, Any]:
-    """One config in this (fresh) process: its results plus the peak memory of running it."""
-    from visadapt.tta.runner import resolve_device, run_config
+    """One config in this (fresh) process: its results plus the peak memory of running it.
+
+    On CPU a first build of the config (then dropped) loads every library and lazily imported module, so the
+    measurement, peak RSS during build + run minus RSS before, counts the method's models, optimizer state,
+    activations and stream batches rather than imports."""
+    from visadapt.tta.runner import build_from_config, resolve_device, run_config
 
     cfg = load_tta_config(config, options)
     cuda = resolve_device(cfg.get("device", "auto")).type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    before = _rss_bytes()
+    else:
+        build_from_config(cfg)
+        gc.collect()
+    before, reset = _status_kib("VmRSS"), (not cuda) and _reset_peak_rss()
     results = run_config(cfg, progress=progress)
     if cuda:
         peak, measure = torch.cuda.max_memory_allocated(), "CUDA max_memory_allocated"
+    elif reset and before >= 0:
+        peak, measure = (_status_kib("VmHWM") - before) * 1024, "peak RSS increase over the run (VmHWM - VmRSS)"
     else:
-        peak, measure = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before, "peak RSS increase"
+        peak, measure = -1, "unavailable (no /proc/self/clear_refs)"
     return results | {"peak_memory_bytes": int(peak), "memory_measure": measure, "config": config}
 
 
