@@ -83,6 +83,26 @@ def test_clip_lora_saves_reloads_and_merges_to_a_plain_open_clip_model(images, t
                                atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_matches_multihead_attention_with_masks_and_weights(batch_first):
+    torch.manual_seed(0)
+    mha = torch.nn.MultiheadAttention(16, 4, batch_first=batch_first).eval()
+    split = SplitQKVAttention(mha)
+    x = torch.randn(2, 5, 16) if batch_first else torch.randn(5, 2, 16)
+    causal = torch.triu(torch.ones(5, 5, dtype=torch.bool), diagonal=1)
+    padding = torch.tensor([[False] * 5, [False, False, False, True, True]])
+    for kwargs in (dict(attn_mask=causal), dict(attn_mask=causal.float().masked_fill(causal, float("-inf"))),
+                   dict(key_padding_mask=padding, need_weights=True),
+                   dict(attn_mask=causal, key_padding_mask=padding, need_weights=True, average_attn_weights=False)):
+        expected_out, expected_weights = mha(x, x, x, **{"need_weights": False, **kwargs})
+        out, weights = split(x, x, x, **kwargs)
+        torch.testing.assert_close(out, expected_out, atol=1e-6, rtol=1e-5)
+        if kwargs.get("need_weights"):
+            torch.testing.assert_close(weights, expected_weights, atol=1e-6, rtol=1e-5)
+        else:
+            assert weights is None
+
+
 def test_fusing_an_unmerged_adapter_and_matching_nothing_are_errors():
     clip = tiny_clip()
     with pytest.raises(ConfigError, match="no nn.MultiheadAttention matches"):

@@ -17,8 +17,8 @@ from visadapt.registry import ConfigError
 
 
 class SplitQKVAttention(nn.Module):
-    """``nn.MultiheadAttention``'s forward contract (``(query, key, value, need_weights, attn_mask) -> (out,
-    None)``) over four ``nn.Linear`` modules, computed with ``F.scaled_dot_product_attention``."""
+    """``nn.MultiheadAttention``'s forward contract (masks, padding, optional attention weights) over four
+    ``nn.Linear`` modules, computed with ``F.scaled_dot_product_attention`` when no weights are asked for."""
 
     def __init__(self, mha: nn.MultiheadAttention):
         super().__init__()
@@ -38,20 +38,30 @@ class SplitQKVAttention(nn.Module):
         self.to(mha.in_proj_weight.device, mha.in_proj_weight.dtype).train(mha.training)  # an eval model stays eval
 
     def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, need_weights: bool = False,
-                attn_mask: torch.Tensor | None = None, key_padding_mask: torch.Tensor | None = None):
-        if need_weights or key_padding_mask is not None:
-            raise NotImplementedError("SplitQKVAttention: need_weights and key_padding_mask are not supported")
+                attn_mask: torch.Tensor | None = None, key_padding_mask: torch.Tensor | None = None,
+                average_attn_weights: bool = True):
+        """As ``nn.MultiheadAttention.forward``: masks are additive floats or booleans (True = not attended);
+        with ``need_weights`` the attention probabilities come back too (averaged over heads by default)."""
         if not self.batch_first:  # [L, B, D] -> [B, L, D]
             query, key, value = (t.transpose(0, 1) for t in (query, key, value))
-        if attn_mask is not None and attn_mask.dtype == torch.bool:  # MHA: True = masked; SDPA: True = attend
-            attn_mask = torch.zeros_like(attn_mask, dtype=query.dtype).masked_fill(attn_mask, float("-inf"))
         batch, length, dim = query.shape
+        mask = _additive(attn_mask, query.dtype)
+        if key_padding_mask is not None:  # [B, S] -> [B, 1, 1, S], added to every head and query
+            padding = _additive(key_padding_mask, query.dtype)[:, None, None, :]
+            mask = padding if mask is None else mask + padding
         heads = lambda x: x.view(batch, -1, self.num_heads, dim // self.num_heads).transpose(1, 2)  # noqa: E731
         q, k, v = heads(self.q_proj(query)), heads(self.k_proj(key)), heads(self.v_proj(value))
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask,
-                                             dropout_p=self.dropout if self.training else 0.0)
+        dropout = self.dropout if self.training else 0.0
+        weights = None
+        if need_weights:  # the fused kernel does not return probabilities: compute them explicitly
+            scores = q @ k.transpose(-2, -1) / (q.shape[-1] ** 0.5)
+            probs = (scores if mask is None else scores + mask).softmax(-1)
+            out = F.dropout(probs, dropout, self.training) @ v
+            weights = probs.mean(1) if average_attn_weights else probs
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
         out = self.out_proj(out.transpose(1, 2).reshape(batch, length, dim))
-        return (out if self.batch_first else out.transpose(0, 1)), None
+        return (out if self.batch_first else out.transpose(0, 1)), weights
 
     def to_multihead(self) -> nn.MultiheadAttention:
         """The equivalent ``nn.MultiheadAttention`` (the projections must be plain Linear layers: merge first)."""
@@ -67,6 +77,13 @@ class SplitQKVAttention(nn.Module):
                 mha.in_proj_bias.copy_(torch.cat([p.bias for p in projections[:3]]))
             mha.out_proj.load_state_dict(self.out_proj.state_dict())
         return mha.to(self.q_proj.weight.device, self.q_proj.weight.dtype).train(self.training)
+
+
+def _additive(mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
+    """A boolean mask (True = masked, the nn.MultiheadAttention convention) as an additive float mask."""
+    if mask is None or mask.dtype != torch.bool:
+        return None if mask is None else mask.to(dtype)
+    return torch.zeros_like(mask, dtype=dtype).masked_fill(mask, float("-inf"))
 
 
 def split_attention(model: nn.Module, patterns: list[str]) -> list[str]:
