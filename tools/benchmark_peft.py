@@ -23,19 +23,14 @@ of train800 (the split is train800 followed by val200), so quick final runs do n
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import csv
 import dataclasses
-import io
 import json
-import logging
-import multiprocessing
 import os
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +47,7 @@ from _measure import interleave, ratio_stats  # noqa: E402
 from visadapt import adapters as A  # noqa: E402
 from visadapt.adapters.mosa import merge_subadapters, mosa_layers  # noqa: E402
 from visadapt.registry import DATASETS, ConfigError  # noqa: E402
-from visadapt.runner import train  # noqa: E402
+from visadapt.runner.many import map_jobs, train_or_reuse  # noqa: E402
 from visadapt.runner.build import build_backbone, build_task, to_plain  # noqa: E402
 from visadapt.runner.config import check_top_level  # noqa: E402
 from visadapt.runner.workdir import RUN_DIR_ENV  # noqa: E402
@@ -212,17 +207,6 @@ def last_val_acc(run_dir: Path) -> float:
     return float(rows[-1]["val/acc"])
 
 
-def finished_run(cfg: Config, work_root: Path) -> dict[str, Any] | None:
-    """The results of an earlier run of exactly this config under ``work_root`` (an interrupted benchmark rerun
-    with the same ``--out-dir`` picks up where it stopped); None if there is none."""
-    text = cfg.pretty_text
-    for results_file in sorted(Path(work_root).glob("*/results.json")):
-        saved = results_file.parent / "config.py"
-        if saved.is_file() and saved.read_text() == text:  # run_dir: where it is now, if the tree was moved
-            return json.loads(results_file.read_text()) | {"run_dir": str(results_file.parent)}
-    return None
-
-
 @dataclasses.dataclass(frozen=True)
 class Run:
     """One training run of the benchmark: a grid point on train800 -> val200, or a final seed -> test."""
@@ -242,31 +226,14 @@ class Run:
 def execute(run: Run, base: dict, spec: dict, epochs: int, quick: bool, out: Path, source: str,
             threads: int) -> dict[str, Any]:
     """Train one run (or reuse its finished twin) and return its results; runs in a worker process with --jobs."""
-    if threads > 0:
-        torch.set_num_threads(threads)
-    for name in ("lightning.pytorch", "lightning.fabric"):  # one "GPU available" banner per run is noise here
-        logging.getLogger(name).setLevel(logging.WARNING)
     cfg = run_config(base, spec, spec["methods"][run.name], run.task, run.lr, run.seed, epochs, final=run.final,
                      quick=quick, source=source)
-    work_root = out / run.work_root
-    results = finished_run(cfg, work_root)
-    if results is not None:
-        return results | {"reused": True}
-    with contextlib.redirect_stdout(io.StringIO()):  # train() prints a table per run; results.json keeps it
-        return train(cfg, work_root) | {"reused": False}
+    return train_or_reuse(cfg, out / run.work_root, threads)
 
 
 def execute_all(runs: list[Run], jobs: int, **kwargs: Any) -> list[dict[str, Any]]:
     """Results of ``runs`` in order; ``jobs`` > 1 trains them in that many spawned processes (CUDA-safe)."""
-    if jobs <= 1:
-        return [_report(run, execute(run, **kwargs)) for run in runs]
-    results: list[dict[str, Any] | None] = [None] * len(runs)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(execute, run, **kwargs): i for i, run in enumerate(runs)}
-        for future in as_completed(futures):
-            i = futures[future]
-            results[i] = _report(runs[i], future.result())
-    return results
+    return map_jobs(execute, runs, jobs, report=_report, **kwargs)
 
 
 def _report(run: Run, res: dict[str, Any]) -> dict[str, Any]:

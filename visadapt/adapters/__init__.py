@@ -4,7 +4,7 @@
 ``adapter_state_dict`` / ``save_adapter`` / ``load_adapter`` move adapter tensors only; ``merge`` folds
 mergeable adapters into the base weights, leaving the upstream module tree.
 """
-from visadapt.adapters import bottleneck, difffit, lora, mosa, peft_bridge, selection, ssf, vpt  # noqa: F401  (registers)
+from visadapt.adapters import bottleneck, coop, difffit, lora, mosa, peft_bridge, selection, ssf, vpt  # noqa: F401
 from visadapt.adapters.base import AdapterConfig, AdapterLayer, register_adapter
 from visadapt.adapters.functional import (
     AdapterLoadError,

@@ -2,6 +2,7 @@
 and a zero-shot classifier built from class names and prompt templates."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -12,6 +13,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from visadapt.backbones.base import Backbone
+from visadapt.backbones.clip_attention import split_attention as split_attention_modules
 from visadapt.backbones.weights import model_zoo_dir
 from visadapt.registry import BACKBONES, ConfigError
 
@@ -59,6 +61,9 @@ class OpenCLIPBackbone(Backbone):
         class_names, templates: build the zero-shot classifier (see :meth:`set_classifier`); ``forward`` then
             returns class logits.
         mean, std: input normalisation; default the checkpoint's preprocess config, else OpenAI's.
+        split_attention: replace open_clip's fused ``nn.MultiheadAttention`` by separate q/k/v/out projections
+            (identical outputs) so adapters can target ``q_proj`` / ``k_proj`` / ``v_proj`` / ``out_proj``: ``True``
+            for every attention of both towers, or a list of module patterns (e.g. ``CLIP_TARGETS['text_attn']``).
 
     Pitfalls handled (clip.md 4): OpenAI weights need the ``-quickgelu`` config (pass that name); a local-dir
     folder carries its own architecture, so ``name`` must not contradict it.
@@ -77,6 +82,7 @@ class OpenCLIPBackbone(Backbone):
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
         num_classes: int | None = None,
+        split_attention: bool | Sequence[str] = False,
     ):
         open_clip = _open_clip()
         folder = resolve_clip_folder(pretrained) if pretrained is not None else None
@@ -116,6 +122,10 @@ class OpenCLIPBackbone(Backbone):
                          std or preprocess.get("std") or visual_cfg.get("std") or OPENAI_STD)
         self.model, self.tokenizer, self.model_cfg = model, tokenizer, dict(model_cfg)
         self.num_features = int(self.model_cfg["embed_dim"])
+        if split_attention:
+            patterns = (CLIP_TARGETS["visual_attn"] + CLIP_TARGETS["text_attn"] if split_attention is True
+                        else list(split_attention))
+            split_attention_modules(self.model, patterns)
         self.register_buffer("class_embeddings", torch.empty(0, self.num_features), persistent=False)
         self.class_names: list[str] = []
         if class_names is not None:
@@ -134,6 +144,39 @@ class OpenCLIPBackbone(Backbone):
     def encode_text(self, texts: Sequence[str] | torch.Tensor, normalize: bool = True) -> torch.Tensor:
         tokens = texts if isinstance(texts, torch.Tensor) else self.tokenize(texts)
         return self.model.encode_text(tokens, normalize=normalize)
+
+    def encode_token_embeddings(self, embeddings: torch.Tensor, tokens: torch.Tensor,
+                                normalize: bool = True) -> torch.Tensor:
+        """The text tower after its token-embedding lookup (open_clip's ``encode_text`` from there on): prompt
+        learners (CoOp) hand in embeddings with learnt vectors in place of some tokens; ``tokens`` only locates
+        the end-of-text position that is pooled."""
+        from open_clip.transformer import text_global_pool
+
+        model = self.model
+        x = embeddings.to(model.transformer.get_cast_dtype()) + model.positional_embedding
+        x = model.ln_final(model.transformer(x, attn_mask=model.attn_mask))
+        x = text_global_pool(x, tokens, model.text_pool_type, eos_token_id=getattr(model, "text_eos_id", None))
+        proj = model.text_projection
+        if proj is not None:
+            x = proj(x) if isinstance(proj, torch.nn.Linear) else x @ proj
+        return F.normalize(x, dim=-1) if normalize else x
+
+    @contextlib.contextmanager
+    def _without_image_projection(self):
+        visual = self.model.visual
+        proj, visual.proj = visual.proj, None
+        try:
+            yield
+        finally:
+            visual.proj = proj
+
+    def encode_image_pre_projection(self, images: torch.Tensor) -> torch.Tensor:
+        """Pooled image features before ``visual.proj`` (what ProLIP caches): ``encode_image(x, normalize=False)``
+        equals ``encode_image_pre_projection(x) @ model.visual.proj``."""
+        if getattr(self.model.visual, "proj", None) is None:
+            raise ConfigError("OpenCLIPBackbone: this vision tower has no 'proj' parameter to stop before")
+        with self._without_image_projection():
+            return self.model.visual(self.normalize(images))
 
     def forward_features(self, images: torch.Tensor) -> torch.Tensor:
         """Unit-length image embeddings (what a linear probe on CLIP features consumes)."""

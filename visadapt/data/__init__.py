@@ -1,5 +1,6 @@
 """Datasets (all registered in ``DATASETS``), seeded augmentation pipelines and the offline shapes world."""
 from .base import EpochSampler, ImageDataset
+from .coop import COOP_DATASETS, COOP_TEMPLATES, CoOpDataset
 from .corruptions import CORRUPTIONS, CIFAR10CDataset, CorruptedDataset, ImageNetCDataset, corrupt
 from .digits import DigitsDataset
 from .fewshot import FewShotDataset, draw_few_shot
@@ -8,8 +9,11 @@ from .shapes import SHAPES_TASKS, ShapesCaptionDataset, ShapesDataset, caption, 
 from .transforms import build_transforms
 
 __all__ = [
+    "COOP_DATASETS",
+    "COOP_TEMPLATES",
     "CORRUPTIONS",
     "CIFAR10CDataset",
+    "CoOpDataset",
     "CorruptedDataset",
     "ImageNetCDataset",
     "SHAPES_TASKS",

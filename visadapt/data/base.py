@@ -51,6 +51,7 @@ class ImageDataset(Dataset, abc.ABC):
 
     def __init__(self, transform: list[dict] | None = None, seed: int = 0):
         self.seed = check_seed(seed, type(self).__name__)
+        self.transform_spec = transform  # the config it was built from (identifies the augmentation)
         self.transform = build_transforms(transform)
 
     @property

@@ -31,6 +31,8 @@ class ImageDataModule(L.LightningDataModule):
         seed: int = 0,
     ):
         super().__init__()
+        # What built the training set (feature caches are keyed by it).
+        self.train_config = {"dataset": train, "transforms": train_transforms, "seed": seed}
         self.train_set = _build(train, "data.train", train_transforms, seed)
         self.val_set = _build(val, "data.val", test_transforms, seed) if val else None
         self.test_set = _build(test, "data.test", test_transforms, seed) if test else None

@@ -18,7 +18,10 @@ TOP_LEVEL_KEYS = {
     "optimizer": "dict(type=<torch.optim class>, lr=..., ...)",
     "scheduler": "dict(type='cosine', warmup_epochs=..., min_lr_ratio=...) or None",
     "trainer": "keyword arguments passed straight to lightning.Trainer",
-    "checkpoint": "dict(monitor=..., mode=...) for the best-checkpoint callback",
+    "few_shot_schedule": "training length as a function of the shots: dict(max_steps_per_shot=...) or "
+                         "dict(max_epochs={shots: epochs})",
+    "checkpoint": "dict(monitor=..., mode=...) for the best-checkpoint callback, every_n_train_steps=N to save "
+                  "last.ckpt every N steps instead of every epoch",
     "seed": "global seed (int)",
 }
 

@@ -17,6 +17,7 @@ from visadapt.adapters import load_adapter, load_adapter_state_dict
 from visadapt.adapters.mosa.callback import MoSACallback
 from visadapt.runner.build import build_datamodule, build_task, to_plain, trainer_kwargs
 from visadapt.runner.callbacks import AdapterExport, RNGStateCallback
+from visadapt.registry import check_kwargs
 from visadapt.runner.workdir import LAST_CHECKPOINT, RUN_DIR_ENV, is_launched_worker, resolve_run
 
 
@@ -30,13 +31,19 @@ def train(cfg: Config, work_root: Path, resume: str | None = None) -> dict[str, 
         cfg.dump(str(run_dir / "config.py"))
 
     datamodule = build_datamodule(cfg)
-    task = build_task(cfg, datamodule.num_classes)
+    shots = getattr(datamodule.train_set, "shots", None)
+    task = build_task(cfg, datamodule.num_classes, datamodule.class_names, shots)
     ckpt_dir = run_dir / "checkpoints"
-    # One callback keeps last.ckpt current every epoch (what --resume continues); another keeps the best on val.
+    # One callback keeps last.ckpt current (what --resume continues): every epoch, or every
+    # checkpoint.every_n_train_steps steps for few-shot runs whose epochs are a single step; another keeps the
+    # best on val.
+    ckpt_cfg = to_plain(cfg.get("checkpoint", {}))
+    check_kwargs(lambda monitor="val/acc", mode="max", every_n_train_steps=None: None, ckpt_cfg, where="checkpoint")
+    every = ckpt_cfg.get("every_n_train_steps")
     checkpoints = [ModelCheckpoint(dirpath=ckpt_dir, filename=LAST_CHECKPOINT[:-5], monitor=None, save_top_k=1,
-                                   enable_version_counter=False)]
+                                   enable_version_counter=False, every_n_train_steps=every,
+                                   every_n_epochs=None if every else 1)]
     if datamodule.val_set is not None:
-        ckpt_cfg = to_plain(cfg.get("checkpoint", {}))
         checkpoints.append(ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=ckpt_cfg.get("monitor", "val/acc"),
                                            mode=ckpt_cfg.get("mode", "max"), save_top_k=1,
                                            enable_version_counter=False))
@@ -50,10 +57,12 @@ def train(cfg: Config, work_root: Path, resume: str | None = None) -> dict[str, 
         default_root_dir=run_dir,
         logger=[CSVLogger(run_dir, name="", version="logs"), TensorBoardLogger(run_dir, name="", version="tb")],
         callbacks=[*checkpoints, RNGStateCallback(), MoSACallback(), AdapterExport(run_dir / "adapter", metadata)],
-        **trainer_kwargs(cfg),
+        **trainer_kwargs(cfg, shots),
     )
     start = time.perf_counter()
-    trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    # Tasks that train on derived data (cached features) swap the training data; val / test stay on images.
+    fit_data = task.training_data(datamodule, run_dir)
+    trainer.fit(task, datamodule=fit_data, ckpt_path=ckpt_path, weights_only=True)
     fit_seconds = time.perf_counter() - start
     metrics = test_metrics(trainer, task, datamodule) if datamodule.test_set is not None else {}
     results = {
@@ -82,7 +91,8 @@ def evaluate(cfg: Config, weights: str | Path) -> dict[str, Any]:
     """Test a trained model from a Lightning checkpoint or an adapter export directory."""
     L.seed_everything(int(cfg.get("seed", 0)), verbose=False)
     datamodule = build_datamodule(cfg)
-    task = build_task(cfg, datamodule.num_classes)
+    shots = getattr(datamodule.train_set, "shots", None)
+    task = build_task(cfg, datamodule.num_classes, datamodule.class_names, shots)
     weights = Path(weights)
     if weights.is_dir():
         load_adapter(task.backbone.model, weights)
@@ -97,7 +107,7 @@ def evaluate(cfg: Config, weights: str | Path) -> dict[str, Any]:
     else:
         raise FileNotFoundError(f"no checkpoint file or adapter directory at {weights}")
     trainer = L.Trainer(logger=False, enable_checkpointing=False, **{
-        k: v for k, v in trainer_kwargs(cfg).items() if k in ("accelerator", "devices", "precision")
+        k: v for k, v in trainer_kwargs(cfg, shots).items() if k in ("accelerator", "devices", "precision")
     })
     results = {"weights": str(weights), "parameters": task.parameter_counts(),
                "metrics": test_metrics(trainer, task, datamodule)}

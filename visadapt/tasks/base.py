@@ -1,6 +1,7 @@
 """What every visadapt LightningModule shares: an adapted backbone, trainable-only checkpoints, the optimizer."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -64,7 +65,13 @@ class AdaptedTask(L.LightningModule):
     def parameter_counts(self) -> dict[str, int]:
         return count_parameters(self.backbone.model)
 
+    def training_data(self, datamodule: L.LightningDataModule, run_dir: Path) -> L.LightningDataModule:
+        """The data module ``fit`` trains on; tasks that train on derived data (cached features) replace it."""
+        return datamodule
+
     def configure_optimizers(self) -> Any:
+        if not any(p.requires_grad for p in self.parameters()):
+            return None  # nothing trains (zero-shot evaluation through the same runner)
         optimizer = build_optimizer(self, self.optimizer_cfg)
         total = int(self.trainer.estimated_stepping_batches)
         per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1))

@@ -48,7 +48,8 @@ def warmup_cosine(step: int, total_steps: int, warmup_steps: int, min_lr_ratio: 
 def build_scheduler(
     optimizer: torch.optim.Optimizer, cfg: dict[str, Any] | None, total_steps: int, steps_per_epoch: int
 ) -> dict[str, Any] | None:
-    """``dict(type='cosine', warmup_epochs=1, min_lr_ratio=0.0)`` or ``dict(type='constant')``; stepped per batch."""
+    """``dict(type='cosine', warmup_epochs=1, min_lr_ratio=0.0)`` (or an absolute ``min_lr``, as torch's
+    ``eta_min``, for one-group optimizers' base lr) or ``dict(type='constant')``; stepped per batch."""
     if cfg is None:
         return None
     cfg = dict(cfg)
@@ -59,12 +60,15 @@ def build_scheduler(
     if kind != "cosine":
         raise ConfigError(f"scheduler.type '{kind}' unknown; valid: cosine, constant")
 
-    def cosine(warmup_epochs: float = 0.0, warmup_steps: int | None = None, min_lr_ratio: float = 0.0) -> int:
+    def cosine(warmup_epochs: float = 0.0, warmup_steps: int | None = None, min_lr_ratio: float = 0.0,
+               min_lr: float | None = None) -> int:
         return warmup_steps if warmup_steps is not None else int(round(warmup_epochs * steps_per_epoch))
 
     check_kwargs(cosine, cfg, where="scheduler 'cosine'")
     warmup = cosine(**cfg)
-    min_ratio = cfg.get("min_lr_ratio", 0.0)
+    if "min_lr" in cfg and "min_lr_ratio" in cfg:
+        raise ConfigError("scheduler 'cosine': give min_lr or min_lr_ratio, not both")
+    min_ratio = cfg["min_lr"] / optimizer.defaults["lr"] if "min_lr" in cfg else cfg.get("min_lr_ratio", 0.0)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: warmup_cosine(step, total_steps, warmup, min_ratio)
     )

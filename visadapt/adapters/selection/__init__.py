@@ -1,13 +1,15 @@
-"""Methods that add no layers and only choose which existing parameters train: BitFit, linear probe, full."""
+"""Methods that add no layers and only choose which existing parameters train: BitFit, linear probe, full, and
+any named parameters (ProLIP's ``visual.proj``; an empty list freezes everything, e.g. for zero-shot)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from torch import nn
 
 from visadapt.adapters.base import AdapterConfig, register_adapter
 from visadapt.adapters.targeting import matches_any
+from visadapt.registry import ConfigError
 
 
 @register_adapter
@@ -39,6 +41,24 @@ class BitFitConfig(AdapterConfig):
 
 @register_adapter
 @dataclass
+class ParametersConfig(AdapterConfig):
+    """The parameters whose names match ``parameters`` (patterns like ``visual.proj`` or ``*.norm.weight``),
+    plus ``modules_to_save``. Each pattern must match at least one parameter."""
+
+    method: ClassVar[str] = "parameters"
+    parameters: list[str] = field(default_factory=list)
+
+    def owned_parameters(self, model: nn.Module) -> list[str]:
+        names = [n for n, _ in model.named_parameters()]
+        for pattern in self.parameters:
+            if not any(matches_any(n, [pattern]) for n in names):
+                raise ConfigError(f"adapter 'parameters': no parameter of the model matches '{pattern}'")
+        owned = [n for n in names if matches_any(n, self.parameters)]
+        return owned + [n for n in super().owned_parameters(model) if n not in owned]
+
+
+@register_adapter
+@dataclass
 class FullFinetuneConfig(AdapterConfig):
     """Every parameter trains (the reference point of every PEFT table)."""
 
@@ -48,4 +68,4 @@ class FullFinetuneConfig(AdapterConfig):
         return [n for n, _ in model.named_parameters()]
 
 
-__all__ = ["BitFitConfig", "FullFinetuneConfig", "LinearProbeConfig"]
+__all__ = ["BitFitConfig", "FullFinetuneConfig", "LinearProbeConfig", "ParametersConfig"]

@@ -1,0 +1,42 @@
+"""tools/few_shot_sweep.py end to end (--quick), and a swept CLIP-LoRA run reloaded by tools/test.py."""
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from tests.runner.helpers import tool
+
+pytest.importorskip("open_clip")
+SWEEP = "configs/benchmark/few_shot_clip_tiny_shapes.py"
+
+
+@pytest.mark.slow
+def test_quick_sweep_writes_table_csv_plot_and_reuses_runs(tmp_path):
+    out = tmp_path / "sweep"
+    args = [SWEEP, "--quick", "--datasets", "size", "--shots", "1,2", "--seeds", "1", "--out-dir", out]
+    first = tool("few_shot_sweep", *args)
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert sorted({r["method"] for r in rows}) == ["clip_lora", "coop", "linear_probe", "prolip", "zero_shot"]
+    assert len(rows) == 1 + 4 * 2  # zero-shot once; the others per K
+    assert all(0 <= float(r["test_top1"]) <= 100 for r in rows)
+    table = (out / "table.md").read_text()
+    assert "| clip_lora |" in table and "K=2" in table and (out / "accuracy_vs_shots.png").stat().st_size > 0
+    assert "reused" not in first.stdout
+    split = json.loads(next((out / "runs/size/prolip/k2_seed1").rglob("few_shot_split.json")).read_text())
+    assert split["shots"] == 2 and split["seed"] == 1 and len(split["indices"]) == 2 * 3
+    again = tool("few_shot_sweep", *args, "--methods", "clip_lora,prolip")
+    assert again.stdout.count("reused") == 4
+
+    # The swept CLIP-LoRA run, reloaded from its adapter export and from its Lightning checkpoint, predicts the same.
+    run_dir = next((out / "runs/size/clip_lora/k2_seed1").glob("*/results.json")).parent
+    expected = json.loads((run_dir / "results.json").read_text())["metrics"]["test/acc"]
+    for weights in (run_dir / "adapter", run_dir / "checkpoints" / "last.ckpt"):
+        result = tool("test", run_dir / "config.py", weights)
+        assert f"test/acc         | {expected:.4f}" in result.stdout, result.stdout
+
+
+def test_unknown_method_is_named(tmp_path):
+    result = tool("few_shot_sweep", SWEEP, "--methods", "lora", "--out-dir", tmp_path, check=False)
+    assert result.returncode == 1 and "unknown methods ['lora']" in result.stderr
