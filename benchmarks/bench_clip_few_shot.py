@@ -31,7 +31,7 @@ def build(config: str, model: str, classes: int, shots: int):
     cfg = Config.fromfile(str(ROOT / config))
     cfg.backbone = {**{k: v for k, v in to_plain(cfg.backbone).items() if k not in ("pretrained", "name")},
                     **MODELS[model]}
-    task = build_task(cfg, classes, [f"class {i}" for i in range(classes)], shots).train()
+    task = build_task(cfg, classes, class_names=[f"class {i}" for i in range(classes)], shots=shots).train()
     optimizer = torch.optim.AdamW([p for p in task.parameters() if p.requires_grad], lr=1e-6)
     return task, optimizer
 

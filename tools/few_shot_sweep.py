@@ -207,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs += [Run(method, dataset, k, s) for k in shots for s in seeds]
             else:
                 runs.append(Run(method, dataset, 0, seeds[0]))
+    runs.sort(key=lambda r: -r.shots)  # the longest runs first, so parallel workers finish together
     print(f"{len(runs)} runs ({args.jobs} at a time) -> {out}", flush=True)
     results = map_jobs(execute, runs, args.jobs, report=_report, spec=spec, quick=args.quick, out=out,
                        threads=args.threads)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from visadapt.runner import load_config
-from visadapt.runner.build import build_datamodule, build_task, trainer_kwargs
+from visadapt.runner.build import build_datamodule, build_task, data_inputs, trainer_kwargs
 
 ROOT = Path(__file__).resolve().parents[2]
 # Training configs; benchmark/ and tta/ hold configs of other tools, checked by those tools' tests.
@@ -14,8 +14,8 @@ OTHER_TOOLS = {"_base_", "benchmark", "tta"}
 CONFIGS = sorted(p for p in (ROOT / "configs").rglob("*.py") if not OTHER_TOOLS & set(p.relative_to(ROOT).parts))
 # Configs for real use name local files that only a user's machine has; they must fail on exactly that file.
 NEEDS_LOCAL_FILES = {"lora_vit_b16_in21k_vtab1k_cifar100": "vit_base_patch16_224.orig_in21k.safetensors",
-                     "clip_lora_vit_b16_coop": "open_clip_pytorch_model.bin",
-                     "prolip_vit_b16_coop": "open_clip_pytorch_model.bin"}
+                     **{f"{m}_vit_b16_coop": "open_clip_pytorch_model.bin"
+                        for m in ("clip_lora", "prolip", "coop", "linear_probe", "zero_shot")}}
 NOTHING_TRAINS = {"zero_shot_clip_tiny_shapes"}
 
 
@@ -30,6 +30,6 @@ def test_config_builds(path):
     datamodule = build_datamodule(cfg)
     shots = getattr(datamodule.train_set, "shots", None)
     trainer_kwargs(cfg, shots)
-    task = build_task(cfg, datamodule.num_classes, datamodule.class_names, shots)
+    task = build_task(cfg, datamodule.num_classes, **data_inputs(datamodule.train_set))
     counts = task.parameter_counts()
     assert (counts["trainable"] == 0) == (path.stem in NOTHING_TRAINS) and counts["trainable"] <= counts["total"]

@@ -51,9 +51,9 @@ def test_reads_split_zhou_json_with_class_names_and_templates(root):
     image, label = train[3]
     assert image.shape == (3, 6, 8) and label == 1 and float(image[0, 0, 0]) == pytest.approx(10 / 255)
     assert len(CoOpDataset(root, "OxfordPets", "test")) == 2
-    assert COOP_TEMPLATES["OxfordPets"] == ["a photo of a {}, a type of pet."]
+    assert COOP_TEMPLATES["OxfordPets"] == ["a photo of a {}, a type of pet."] == train.templates
     few = FewShotDataset(CoOpDataset(root, "OxfordPets", "train"), shots=2, seed=1)
-    assert len(few) == 4 and few.class_names == train.class_names
+    assert len(few) == 4 and few.class_names == train.class_names and few.templates == train.templates
 
 
 def test_fgvc_aircraft_and_imagenet_layouts(root):

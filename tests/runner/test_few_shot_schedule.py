@@ -19,3 +19,15 @@ def test_steps_per_shot_and_epochs_by_shots():
         trainer_kwargs(lora)
     with pytest.raises(ConfigError, match="exactly one of"):
         trainer_kwargs(Config(dict(few_shot_schedule=dict(max_steps=3))), shots=1)
+
+
+def test_tasks_get_class_names_shots_and_dataset_templates_they_accept():
+    from visadapt.runner.build import data_inputs, init_arguments
+    from visadapt.tasks import ClassificationTask, ProLIPTask
+
+    class Data:
+        class_names, shots, templates = ["a", "b"], 4, ["{} texture."]
+
+    assert data_inputs(Data()) == dict(class_names=["a", "b"], shots=4, templates=["{} texture."])
+    assert {"class_names", "shots", "templates", "reg_lambda"} <= init_arguments(ProLIPTask)  # through **kwargs
+    assert not {"class_names", "shots", "templates"} & init_arguments(ClassificationTask)

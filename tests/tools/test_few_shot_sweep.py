@@ -40,3 +40,16 @@ def test_quick_sweep_writes_table_csv_plot_and_reuses_runs(tmp_path):
 def test_unknown_method_is_named(tmp_path):
     result = tool("few_shot_sweep", SWEEP, "--methods", "lora", "--out-dir", tmp_path, check=False)
     assert result.returncode == 1 and "unknown methods ['lora']" in result.stderr
+
+
+def test_real_sweep_config_names_the_eleven_coop_datasets():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+    from few_shot_sweep import load_sweep
+
+    from visadapt.data import COOP_DATASETS
+
+    spec = load_sweep("configs/benchmark/few_shot_coop11_vit_b16.py")
+    assert sorted(spec["datasets"]) == sorted(COOP_DATASETS) and spec["shots"] == [1, 2, 4, 8, 16]

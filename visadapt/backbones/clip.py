@@ -116,7 +116,8 @@ class OpenCLIPBackbone(Backbone):
                 f"OpenCLIPBackbone: pretrained '{pretrained}' is neither a folder with {CONFIG_FILE} nor a model-zoo "
                 f"entry (looked in {model_zoo_dir()}); for a weights file, also give the open_clip model name")
         else:
-            raise ConfigError("OpenCLIPBackbone: give a model name, a pretrained folder / model-zoo entry, or model_cfg")
+            raise ConfigError(
+                "OpenCLIPBackbone: give a model name, a pretrained folder / model-zoo entry, or model_cfg")
         visual_cfg = getattr(model.visual, "preprocess_cfg", {}) or {}
         super().__init__(mean or preprocess.get("mean") or visual_cfg.get("mean") or OPENAI_MEAN,
                          std or preprocess.get("std") or visual_cfg.get("std") or OPENAI_STD)

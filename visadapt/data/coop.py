@@ -4,7 +4,8 @@
 class_name], ...], "val": [...], "test": [...]}``, paths relative to the image folder). FGVCAircraft uses the
 official ``images_variant_<split>.txt`` lists, ImageNet ``images/{train,val}/<wnid>/`` with ``classnames.txt``
 (its val set is the test set). Few-shot subsets: wrap ``split='train'`` in ``FewShotDataset``. The templates CoOp
-uses for zero-shot CLIP are in ``COOP_TEMPLATES``.
+uses for zero-shot CLIP are in ``COOP_TEMPLATES`` and on each dataset as ``templates``: a CLIP task whose config
+sets no ``templates`` uses them.
 """
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ class CoOpDataset(FileListDataset):
             raise ConfigError(f"CoOpDataset: split must be one of {COOP_SPLITS}, got '{split}'")
         layout = COOP_DATASETS[name]
         self.name, self.split = name, split
+        self.templates = COOP_TEMPLATES[name]  # CoOp's prompt for this dataset (tasks use it unless configured)
         self.directory = Path(root) / layout.folder
         if not self.directory.is_dir():
             raise FileNotFoundError(f"CoOpDataset: '{self.directory}' not found (expected {name} in CoOp's layout "

@@ -57,6 +57,8 @@ class FewShotDataset(ImageDataset):
         else:
             self.indices = draw_few_shot(labels, shots, self.draw_seed)
         self.num_classes, self.class_names = self.base.num_classes, self.base.class_names
+        if hasattr(self.base, "templates"):
+            self.templates = self.base.templates
         if save_to is not None:
             self.save(save_to, source=dataset if isinstance(dataset, dict) else type(dataset).__name__)
 

@@ -38,10 +38,27 @@ def build_backbone(cfg: Config, num_classes: int) -> L.LightningModule:
     return BACKBONES.build({**backbone, "num_classes": num_classes})
 
 
-def build_task(cfg: Config, num_classes: int, class_names: list[str] | None = None,
-               shots: int | None = None) -> L.LightningModule:
-    """The config's task over a freshly built backbone. ``class_names`` (CLIP prompts) and ``shots`` (few-shot
-    recipes) come from the training set and are passed to tasks whose constructor takes them."""
+def data_inputs(train_set: Any) -> dict[str, Any]:
+    """What a task may take from its training set: ``class_names`` (CLIP prompts), ``shots`` (few-shot recipes)
+    and ``templates`` (a dataset's own prompt templates, e.g. CoOp's per-dataset ones)."""
+    values = {name: getattr(train_set, name, None) for name in ("class_names", "shots", "templates")}
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def init_arguments(cls: type) -> set[str]:
+    """Named constructor arguments of ``cls``, following ``**kwargs`` up to the base classes that take them."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        params = inspect.signature(klass.__init__).parameters.values() if "__init__" in vars(klass) else []
+        names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if "__init__" in vars(klass) and not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    return names
+
+
+def build_task(cfg: Config, num_classes: int, **from_data: Any) -> L.LightningModule:
+    """The config's task over a freshly built backbone; ``from_data`` (see :func:`data_inputs`) goes to tasks whose
+    constructor takes it, unless the task config sets it."""
     task = to_plain(cfg.get("task", {"type": "ClassificationTask"}))
     parts = dict(
         backbone=build_backbone(cfg, num_classes),
@@ -50,10 +67,8 @@ def build_task(cfg: Config, num_classes: int, class_names: list[str] | None = No
         optimizer=to_plain(cfg.get("optimizer")),
         scheduler=to_plain(cfg.get("scheduler")),
     )
-    accepted = inspect.signature(TASKS.get(task.get("type", ""))).parameters if task.get("type") in TASKS else {}
-    for name, value in (("class_names", class_names), ("shots", shots)):
-        if name in accepted and name not in task:
-            parts[name] = value
+    accepted = init_arguments(TASKS.get(task["type"])) if task.get("type") in TASKS else set()
+    parts.update({k: v for k, v in from_data.items() if k in accepted and k not in task})
     return TASKS.build(task, **parts)
 
 

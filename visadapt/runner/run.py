@@ -15,10 +15,14 @@ from mmengine.config import Config
 
 from visadapt.adapters import load_adapter, load_adapter_state_dict
 from visadapt.adapters.mosa.callback import MoSACallback
-from visadapt.runner.build import build_datamodule, build_task, to_plain, trainer_kwargs
+from visadapt.runner.build import build_datamodule, build_task, data_inputs, to_plain, trainer_kwargs
 from visadapt.runner.callbacks import AdapterExport, RNGStateCallback
+from visadapt.data.fewshot import FewShotDataset
 from visadapt.registry import check_kwargs
 from visadapt.runner.workdir import LAST_CHECKPOINT, RUN_DIR_ENV, is_launched_worker, resolve_run
+
+
+FEW_SHOT_SPLIT = "few_shot_split.json"
 
 
 def train(cfg: Config, work_root: Path, resume: str | None = None) -> dict[str, Any]:
@@ -32,7 +36,10 @@ def train(cfg: Config, work_root: Path, resume: str | None = None) -> dict[str, 
 
     datamodule = build_datamodule(cfg)
     shots = getattr(datamodule.train_set, "shots", None)
-    task = build_task(cfg, datamodule.num_classes, datamodule.class_names, shots)
+    if isinstance(datamodule.train_set, FewShotDataset) and not is_launched_worker():
+        # The exact support set, so that the run can be repeated (data.train.split_file=...) or compared.
+        datamodule.train_set.save(run_dir / FEW_SHOT_SPLIT, source=to_plain(cfg.data.train.dataset))
+    task = build_task(cfg, datamodule.num_classes, **data_inputs(datamodule.train_set))
     ckpt_dir = run_dir / "checkpoints"
     # One callback keeps last.ckpt current (what --resume continues): every epoch, or every
     # checkpoint.every_n_train_steps steps for few-shot runs whose epochs are a single step; another keeps the
@@ -92,7 +99,7 @@ def evaluate(cfg: Config, weights: str | Path) -> dict[str, Any]:
     L.seed_everything(int(cfg.get("seed", 0)), verbose=False)
     datamodule = build_datamodule(cfg)
     shots = getattr(datamodule.train_set, "shots", None)
-    task = build_task(cfg, datamodule.num_classes, datamodule.class_names, shots)
+    task = build_task(cfg, datamodule.num_classes, **data_inputs(datamodule.train_set))
     weights = Path(weights)
     if weights.is_dir():
         load_adapter(task.backbone.model, weights)
