@@ -123,9 +123,10 @@ class CLIPClassificationTask(AdaptedTask):
 
 class CachedFeatureTask(CLIPClassificationTask):
     """Trains on features of the frozen image encoder cached once per augmentation view (one full-batch step
-    per view), and evaluates the whole model on images. Subclasses say which features (``encode_for_cache``)."""
+    per view), and evaluates the whole model on images. Subclasses say which features: ``cache_level``
+    ``pre_projection`` (pooled, before ``visual.proj``) or ``embedding`` (unit-length image embeddings)."""
 
-    cache_level = ""
+    cache_level = "embedding"
 
     def __init__(self, *args: Any, feature_views: int = 1, feature_batch_size: int = 256,
                  feature_cache_dir: str | None = None, **kwargs: Any):
@@ -136,7 +137,9 @@ class CachedFeatureTask(CLIPClassificationTask):
         self.feature_cache_dir = feature_cache_dir
 
     def encode_for_cache(self, images: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        if self.cache_level == "pre_projection":
+            return self.backbone.encode_image_pre_projection(images)
+        return self.backbone.encode_image(images)
 
     def encoder_for_cache(self) -> nn.Module:
         """The frozen module the cached features depend on (its weights key the cache)."""
@@ -183,9 +186,6 @@ class ProLIPTask(CachedFeatureTask):
         self.reg_lambda = float(reg_lambda)
         self.register_buffer("initial_proj", proj.detach().clone(), persistent=False)
 
-    def encode_for_cache(self, images: torch.Tensor) -> torch.Tensor:
-        return self.backbone.encode_image_pre_projection(images)
-
     def training_logits(self, features: torch.Tensor) -> torch.Tensor:
         return self.logits_from_embeddings(F.normalize(features @ self.backbone.model.visual.proj, dim=-1))
 
@@ -212,9 +212,6 @@ class CLIPLinearProbeTask(CachedFeatureTask):
     @property
     def head(self) -> nn.Linear:
         return getattr(self.backbone.model, self.head_name)
-
-    def encode_for_cache(self, images: torch.Tensor) -> torch.Tensor:
-        return self.backbone.encode_image(images)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone.encode_image(images))
