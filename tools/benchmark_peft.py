@@ -47,7 +47,7 @@ from _measure import interleave, ratio_stats  # noqa: E402
 from visadapt import adapters as A  # noqa: E402
 from visadapt.adapters.mosa import merge_subadapters, mosa_layers  # noqa: E402
 from visadapt.registry import DATASETS, ConfigError  # noqa: E402
-from visadapt.runner.many import map_jobs, train_or_reuse  # noqa: E402
+from visadapt.runner.many import csv_list, map_jobs, pick, train_or_reuse  # noqa: E402
 from visadapt.runner.build import build_backbone, build_task, to_plain  # noqa: E402
 from visadapt.runner.config import check_top_level  # noqa: E402
 from visadapt.runner.workdir import RUN_DIR_ENV  # noqa: E402
@@ -80,27 +80,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "slower, e.g. 25 s vs ~2 s per LoRA epoch measured on a loaded 2-core machine)")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at a time, in separate processes")
     return parser.parse_args(argv)
-
-
-def _csv_list(text: str | None, kind: type = str) -> list | None:
-    if text is None:
-        return None
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    try:
-        return [kind(t) for t in items]
-    except ValueError as err:
-        raise BenchmarkError(f"cannot read {text!r} as a list of {kind.__name__}: {err}") from err
-
-
-def _pick(requested: list[str] | None, valid: list[str], kind: str) -> list[str]:
-    if requested is None:
-        return list(valid)
-    unknown = [r for r in requested if r not in valid]
-    if unknown:
-        raise BenchmarkError(f"unknown {kind}(s) {', '.join(unknown)}; valid {kind}s: {', '.join(valid)}")
-    if not requested:
-        raise BenchmarkError(f"no {kind} selected; valid {kind}s: {', '.join(valid)}")
-    return list(dict.fromkeys(requested))
 
 
 def load_benchmark(path: str | Path) -> tuple[dict, dict]:
@@ -490,13 +469,13 @@ def run_benchmark(args: argparse.Namespace) -> Path:
     base, spec = load_benchmark(args.config)
     source = str(Path(args.config).resolve())
     all_tasks = [t for ts in spec["suite"].values() for t in ts]
-    names = _pick(_csv_list(args.methods), list(spec["methods"]), "method")
-    tasks = _pick(_csv_list(args.tasks), all_tasks, "task")
+    names = pick(csv_list(args.methods), list(spec["methods"]), "method")
+    tasks = pick(csv_list(args.tasks), all_tasks, "task")
     groups = {g: [t for t in ts if t in tasks] for g, ts in spec["suite"].items()}
     groups = {g: ts for g, ts in groups.items() if ts}
     check_tasks(spec, tasks)
-    seeds = _csv_list(args.seeds, int) or [int(s) for s in spec.get("seeds", [base.get("seed", 0)])]
-    lr_override = _csv_list(args.lrs, float)
+    seeds = csv_list(args.seeds, int) or [int(s) for s in spec.get("seeds", [base.get("seed", 0)])]
+    lr_override = csv_list(args.lrs, float)
     epochs = QUICK["epochs"] if args.quick else int(spec.get("epochs", base["trainer"].get("max_epochs", 1)))
     measure = spec.get("measure", {})
     steps = QUICK["steps"] if args.quick else int(measure.get("steps", 20))

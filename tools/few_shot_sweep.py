@@ -5,7 +5,8 @@
                                    [--quick]
 
 Each run is the method's own config (``tools/train.py`` would run the same thing) with the dataset's overrides,
-``data.train.shots=K`` and ``seed=S``; the few-shot draw is saved in the run directory (``few_shot_split.json``).
+``data.train.shots=K`` and ``seed=S``; the runner saves the few-shot draw in the run directory
+(``few_shot_split.json``).
 Methods marked ``uses_shots=False`` (zero-shot) run once per dataset. Nothing is selected on test: every run is
 its recipe's last iterate, tested once.
 
@@ -17,7 +18,6 @@ and test sets so the whole pipeline runs in seconds (its numbers mean nothing).
 from __future__ import annotations
 
 import argparse
-import copy
 import csv
 import dataclasses
 import statistics
@@ -31,7 +31,7 @@ from mmengine.config import Config  # noqa: E402
 
 from visadapt.registry import ConfigError  # noqa: E402
 from visadapt.runner.config import check_top_level, load_config  # noqa: E402
-from visadapt.runner.many import map_jobs, train_or_reuse  # noqa: E402
+from visadapt.runner.many import csv_list, map_jobs, pick, train_or_reuse  # noqa: E402
 
 SWEEP_KEYS = {"sweep": "dict(methods=..., datasets=..., shots=[...], seeds=[...])"}
 QUICK = {"test_samples": 60, "steps_per_shot": 2, "epochs": 1, "views": 2}
@@ -49,16 +49,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out-dir", help="default: work_dirs/<config name>")
     parser.add_argument("--quick", action="store_true", help="tiny schedules and test sets: a smoke test")
     return parser.parse_args(argv)
-
-
-def _subset(text: str | None, valid: list, kind: str, cast: type = str) -> list:
-    if text is None:
-        return list(valid)
-    chosen = [cast(t.strip()) for t in text.split(",") if t.strip()]
-    unknown = [c for c in chosen if cast is str and c not in valid]
-    if unknown:
-        raise ConfigError(f"unknown {kind} {unknown}; the sweep config has {valid}")
-    return chosen
 
 
 def load_sweep(path: str | Path) -> dict[str, Any]:
@@ -87,19 +77,13 @@ class Run:
         return f"runs/{self.dataset}/{self.method}/k{self.shots}_seed{self.seed}"
 
 
-def _merge(base: dict, override: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
-def run_config(spec: dict, run: Run, quick: bool, out: Path) -> Config:
+def run_config(spec: dict, run: Run, quick: bool) -> Config:
     method = spec["methods"][run.method]
-    d = _merge(Config.fromfile(method["config"]).to_dict(), spec["datasets"][run.dataset])
+    base = Config.fromfile(method["config"])
+    base.merge_from_dict(spec["datasets"][run.dataset])  # mmengine merges nested dicts key by key
+    d = base.to_dict()
     d["seed"] = run.seed
     d["data"]["train"]["shots"] = max(run.shots, 1)
-    d["data"]["train"]["save_to"] = str(out / run.work_root / "few_shot_split.json")
     d["trainer"] = {**d.get("trainer", {}), "enable_progress_bar": False, "enable_model_summary": False}
     if quick:
         d["data"]["test"]["num_samples"] = QUICK["test_samples"]
@@ -116,7 +100,7 @@ def run_config(spec: dict, run: Run, quick: bool, out: Path) -> Config:
 
 
 def execute(run: Run, spec: dict, quick: bool, out: Path, threads: int) -> dict[str, Any]:
-    return train_or_reuse(run_config(spec, run, quick, out), out / run.work_root, threads)
+    return train_or_reuse(run_config(spec, run, quick), out / run.work_root, threads)
 
 
 def _report(run: Run, res: dict[str, Any]) -> None:
@@ -192,10 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         spec = load_sweep(args.config)
-        methods = _subset(args.methods, list(spec["methods"]), "methods")
-        datasets = _subset(args.datasets, list(spec["datasets"]), "datasets")
-        shots = _subset(args.shots, spec["shots"], "shots", int)
-        seeds = _subset(args.seeds, spec["seeds"], "seeds", int)
+        methods = pick(csv_list(args.methods), list(spec["methods"]), "method")
+        datasets = pick(csv_list(args.datasets), list(spec["datasets"]), "dataset")
+        shots = csv_list(args.shots, int) or spec["shots"]
+        seeds = csv_list(args.seeds, int) or spec["seeds"]
     except (ConfigError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

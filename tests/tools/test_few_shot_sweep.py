@@ -39,7 +39,7 @@ def test_quick_sweep_writes_table_csv_plot_and_reuses_runs(tmp_path):
 
 def test_unknown_method_is_named(tmp_path):
     result = tool("few_shot_sweep", SWEEP, "--methods", "lora", "--out-dir", tmp_path, check=False)
-    assert result.returncode == 1 and "unknown methods ['lora']" in result.stderr
+    assert result.returncode == 1 and "unknown method(s) lora" in result.stderr
 
 
 def test_real_sweep_config_names_the_eleven_coop_datasets():

@@ -13,9 +13,33 @@ from typing import Any, Callable, Sequence, TypeVar
 import torch
 from mmengine.config import Config
 
+from visadapt.registry import ConfigError
 from visadapt.runner.run import train
 
 T = TypeVar("T")
+
+
+def csv_list(text: str | None, kind: type = str) -> list | None:
+    """A command line's comma-separated list (None when the option was not given)."""
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    try:
+        return [kind(t) for t in items]
+    except ValueError as err:
+        raise ConfigError(f"cannot read {text!r} as a list of {kind.__name__}: {err}") from err
+
+
+def pick(requested: list[str] | None, valid: list[str], kind: str) -> list[str]:
+    """The requested names (all of ``valid`` if None), each checked against ``valid``, duplicates dropped."""
+    if requested is None:
+        return list(valid)
+    unknown = [r for r in requested if r not in valid]
+    if unknown:
+        raise ConfigError(f"unknown {kind}(s) {', '.join(unknown)}; valid {kind}s: {', '.join(valid)}")
+    if not requested:
+        raise ConfigError(f"no {kind} selected; valid {kind}s: {', '.join(valid)}")
+    return list(dict.fromkeys(requested))
 
 
 def finished_run(cfg: Config, work_root: Path) -> dict[str, Any] | None:

@@ -1,6 +1,6 @@
 # One of the 11 few-shot datasets in CoOp's layout under data/coop/ (oxford_pets/, dtd/, eurosat/, ... with their
-# split_zhou_*.json), K shots per class drawn per seed (saved with data.train.save_to=...; or read a fixed draw with
-# data.train.split_file=...), tested once on the full test split. Choose the dataset with
+# split_zhou_*.json), K shots per class drawn per seed (saved in the run directory as few_shot_split.json; read a
+# fixed draw with data.train.split_file=...), tested once on the full test split. Choose the dataset with
 # --cfg-options data.train.dataset.name=EuroSAT data.test.name=EuroSAT. Transforms as CoOp / CLIP-LoRA: random
 # resized crop (scale 0.08-1, bicubic) + flip for training; shorter side to 224 (bicubic) + centre crop for testing.
 _root = "data/coop"
