@@ -5,7 +5,9 @@ from .corruptions import CORRUPTIONS, CIFAR10CDataset, CorruptedDataset, ImageNe
 from .digits import DigitsDataset
 from .fewshot import FewShotDataset, draw_few_shot
 from .folder import FGVCJsonDataset, ImageFolderDataset, VTABListDataset
-from .shapes import SHAPES_TASKS, ShapesCaptionDataset, ShapesDataset, caption, render_scene, render_video
+from .segmentation import MaskFolderDataset, SegmentationDataset
+from .shapes import (SHAPES_TASKS, ShapesCaptionDataset, ShapesDataset, ShapesSegmentationDataset, caption, render_scene,
+                     render_video)
 from .transforms import build_transforms
 
 __all__ = [
@@ -23,8 +25,11 @@ __all__ = [
     "FewShotDataset",
     "ImageDataset",
     "ImageFolderDataset",
+    "MaskFolderDataset",
+    "SegmentationDataset",
     "ShapesCaptionDataset",
     "ShapesDataset",
+    "ShapesSegmentationDataset",
     "VTABListDataset",
     "build_transforms",
     "caption",

@@ -75,13 +75,19 @@ class ImageDataset(Dataset, abc.ABC):
             raise IndexError(f"{type(self).__name__}: negative index {i}; indices are epoch * len + idx >= 0")
         epoch, idx = divmod(int(i), self.num_items)
         image, target = self.load(idx)
-        if self.transform is not None:
-            seq = np.random.SeedSequence([self.seed, epoch, idx])
-            # One shared generator for the whole pipeline: Compose.set_random_seed would give every transform the
-            # same stream, so e.g. two p=0.5 flips would always fire together.
-            self.transform.set_random_state(np.random.default_rng(seq), random.Random(int(seq.generate_state(1)[0])))
-            image = self.transform(image=image)["image"]
+        image = self.augment(epoch, idx, image=image)["image"]
         return to_tensor(image), self.target_type(target)
+
+    def augment(self, epoch: int, idx: int, **arrays: np.ndarray) -> dict[str, np.ndarray]:
+        """The transform applied to ``image`` (and ``mask``, which albumentations moves with it), seeded by
+        ``(seed, epoch, idx)``; the arrays unchanged without a transform."""
+        if self.transform is None:
+            return arrays
+        seq = np.random.SeedSequence([self.seed, epoch, idx])
+        # One shared generator for the whole pipeline: Compose.set_random_seed would give every transform the
+        # same stream, so e.g. two p=0.5 flips would always fire together.
+        self.transform.set_random_state(np.random.default_rng(seq), random.Random(int(seq.generate_state(1)[0])))
+        return self.transform(**arrays)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, int]]:
         # Without this, Python's sequence protocol would iterate forever: every index >= 0 is valid (next epoch).

@@ -1,10 +1,11 @@
 """The procedural, offline "shapes world": scenes of coloured, textured shapes that give classification tasks
-now and captions, instance masks and videos of moving objects for later tasks."""
+now and captions, instance / shadow / class masks for segmentation, and videos of moving objects."""
 from .caption import caption
 from .captions import CAPTION_TASKS, ShapesCaptionDataset
 from .dataset import ShapesDataset
-from .render import move_scene, render_background, render_scene, render_video
-from .scene import BACKGROUNDS, COLORS, SHAPES, TEXTURES, Background, Scene, ShapeObject
+from .render import move_scene, render_background, render_layers, render_scene, render_video
+from .scene import BACKGROUNDS, COLORS, SHAPES, TEXTURES, Background, Scene, Shadow, ShapeObject
+from .segmentation import ShapesSegmentationDataset
 from .tasks import SHAPES_TASKS, ShapesTask, sample_background, sample_object
 
 __all__ = [
@@ -16,13 +17,16 @@ __all__ = [
     "TEXTURES",
     "Background",
     "Scene",
+    "Shadow",
     "ShapeObject",
     "ShapesCaptionDataset",
     "ShapesDataset",
+    "ShapesSegmentationDataset",
     "ShapesTask",
     "caption",
     "move_scene",
     "render_background",
+    "render_layers",
     "render_scene",
     "render_video",
     "sample_background",

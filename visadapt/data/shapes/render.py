@@ -2,7 +2,9 @@
 
 Objects are rasterised on a ``supersample``-times finer grid, only inside their bounding box, and the canvas is
 box-downsampled, which anti-aliases edges. Each supersample remembers which object painted it last, so instance
-masks (a pixel belongs to an object when at least half of it is visibly covered by it) respect occlusion.
+masks (a pixel belongs to an object when at least half of it is visibly covered by it) respect occlusion. Cast
+shadows (``Scene.shadow``) darken the background under each object's shifted silhouette before the objects are
+painted, so objects occlude shadows, and their visible part is a mask of its own.
 """
 from __future__ import annotations
 
@@ -106,27 +108,48 @@ def _grid(image_size: int, supersample: int) -> tuple[np.ndarray, np.ndarray]:
     return centres, pixel_ids
 
 
-def _paint(canvas: np.ndarray, owner: np.ndarray, centres: np.ndarray, obj: ShapeObject, index: int) -> None:
-    fine = canvas.shape[0]
-    reach = obj.size * REACH
-    y0, y1 = max(0, math.floor((obj.y - reach) * fine)), min(fine, math.ceil((obj.y + reach) * fine))
-    x0, x1 = max(0, math.floor((obj.x - reach) * fine)), min(fine, math.ceil((obj.x + reach) * fine))
+def _silhouette(fine: int, centres: np.ndarray, obj: ShapeObject, dx: float = 0.0, dy: float = 0.0):
+    """``(rows, cols, inside, u, v)`` of ``obj`` moved by (dx, dy) on the fine grid, only over its bounding box
+    (``u``, ``v``: object-frame coordinates, for textures); None when it lies outside the image."""
+    x, y, reach = obj.x + dx, obj.y + dy, obj.size * REACH
+    y0, y1 = max(0, math.floor((y - reach) * fine)), min(fine, math.ceil((y + reach) * fine))
+    x0, x1 = max(0, math.floor((x - reach) * fine)), min(fine, math.ceil((x + reach) * fine))
     if y0 >= y1 or x0 >= x1:
-        return
-    dx = (centres[x0:x1] - obj.x)[None, :] / obj.size
-    dy = (obj.y - centres[y0:y1])[:, None] / obj.size  # pointing up on screen
+        return None
+    ex = (centres[x0:x1] - x)[None, :] / obj.size
+    ey = (y - centres[y0:y1])[:, None] / obj.size  # pointing up on screen
     c, s = math.cos(math.radians(obj.angle)), math.sin(math.radians(obj.angle))
-    u, v = dx * c + dy * s, dy * c - dx * s
-    inside = _RASTERISERS[obj.shape](u, v)
+    u, v = ex * c + ey * s, ey * c - ex * s
+    return slice(y0, y1), slice(x0, x1), _RASTERISERS[obj.shape](u, v), u, v
+
+
+def _paint(canvas: np.ndarray, owner: np.ndarray, centres: np.ndarray, obj: ShapeObject, index: int) -> None:
+    found = _silhouette(canvas.shape[0], centres, obj)
+    if found is None:
+        return
+    rows, cols, inside, u, v = found
     colour = np.asarray(COLORS[obj.color], np.float32)
-    region = canvas[y0:y1, x0:x1]
+    region = canvas[rows, cols]
     if obj.texture == "solid":
         region[inside] = colour
     else:
         pattern = _PATTERNS[obj.texture](u * TEXTURE_FREQUENCY, v * TEXTURE_FREQUENCY)
         region[inside & ~pattern] = colour
         region[inside & pattern] = colour * SHADE
-    owner[y0:y1, x0:x1][inside] = index + 1
+    owner[rows, cols][inside] = index + 1
+
+
+def _cast_shadows(canvas: np.ndarray, centres: np.ndarray, scene: Scene) -> np.ndarray:
+    """Darken the union of the shifted silhouettes once (overlapping shadows do not stack); returns it."""
+    shadowed = np.zeros(canvas.shape[:2], bool)
+    dx, dy = scene.shadow.offset
+    for obj in scene.objects:
+        found = _silhouette(canvas.shape[0], centres, obj, dx, dy)
+        if found is not None:
+            rows, cols, inside = found[:3]
+            shadowed[rows, cols] |= inside
+    canvas[shadowed] *= 1.0 - scene.shadow.strength
+    return shadowed
 
 
 def _box_downsample(canvas: np.ndarray, factor: int) -> np.ndarray:
@@ -140,20 +163,36 @@ def _box_downsample(canvas: np.ndarray, factor: int) -> np.ndarray:
     return out / (factor * factor)
 
 
-def render_scene(scene: Scene, image_size: int = 32, supersample: int = 4) -> tuple[np.ndarray, np.ndarray]:
-    """``(uint8 HxWx3 image, bool [num_objects, H, W] visible instance masks)``."""
+def _counts(pixel_ids: np.ndarray, labels: np.ndarray, slots: int, supersample: int) -> np.ndarray:
+    """[slots, H, W]: how many of each output pixel's samples carry each label 0..slots-1."""
+    size = pixel_ids.shape[0] // supersample
+    counts = np.bincount((pixel_ids * slots + labels).ravel(), minlength=size * size * slots)
+    return np.ascontiguousarray(counts.reshape(size, size, slots).transpose(2, 0, 1))
+
+
+def render_layers(scene: Scene, image_size: int = 32, supersample: int = 4
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(uint8 HxWx3 image, bool [num_objects, H, W] visible instance masks, bool HxW visible shadow mask)``;
+    the shadow mask is empty for scenes without a ``shadow``."""
     centres, pixel_ids = _grid(image_size, supersample)
     background = render_background(scene.background, image_size)
     canvas = np.repeat(np.repeat(background, supersample, axis=0), supersample, axis=1)
+    shadowed = _cast_shadows(canvas, centres, scene) if scene.shadow is not None else None
     owner = np.zeros(canvas.shape[:2], np.int64)  # 0 = background, k + 1 = object k
     for index, obj in enumerate(scene.objects):
         _paint(canvas, owner, centres, obj, index)
     image = np.clip(np.rint(_box_downsample(canvas, supersample)), 0, 255).astype(np.uint8)
-    slots = len(scene.objects) + 1
-    counts = np.bincount((pixel_ids * slots + owner).ravel(), minlength=image_size * image_size * slots)
-    counts = counts.reshape(image_size, image_size, slots)[:, :, 1:]
-    masks = np.ascontiguousarray((2 * counts >= supersample * supersample).transpose(2, 0, 1))
-    return image, masks
+    masks = 2 * _counts(pixel_ids, owner, len(scene.objects) + 1, supersample)[1:] >= supersample**2
+    if shadowed is None:
+        return image, masks, np.zeros((image_size, image_size), bool)
+    # Strictly more than half, so a pixel split evenly with an object is the object's only.
+    shadow = 2 * _counts(pixel_ids, (shadowed & (owner == 0)).astype(np.int64), 2, supersample)[1] > supersample**2
+    return image, masks, shadow
+
+
+def render_scene(scene: Scene, image_size: int = 32, supersample: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """``(uint8 HxWx3 image, bool [num_objects, H, W] visible instance masks)``."""
+    return render_layers(scene, image_size, supersample)[:2]
 
 
 def _bounce(position: float, step: float, radius: float) -> float:

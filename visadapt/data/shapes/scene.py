@@ -67,8 +67,22 @@ class Background:
 
 
 @dataclass(frozen=True)
+class Shadow:
+    """Cast shadows under one light: every object's silhouette shifted by ``offset`` (image units, ``y`` down)
+    darkens what lies under it by ``strength``; objects are painted over the shadows."""
+
+    offset: tuple[float, float]
+    strength: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.strength < 1.0:
+            raise ConfigError(f"shapes scene: shadow strength must be in (0, 1), got {self.strength}")
+
+
+@dataclass(frozen=True)
 class Scene:
-    """A background and objects painted in order: later objects occlude earlier ones."""
+    """A background and objects painted in order: later objects occlude earlier ones (and every shadow)."""
 
     background: Background
     objects: tuple[ShapeObject, ...]
+    shadow: Shadow | None = None

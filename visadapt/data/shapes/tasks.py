@@ -105,7 +105,7 @@ def _single(rng: np.random.Generator, size_range: tuple[float, float], backgroun
     return Scene(sample_background(rng, background), (sample_object(rng, size, x, y, **fixed),))
 
 
-def _several(
+def scatter_scene(
     rng: np.random.Generator, count: int, size_range: tuple[float, float], background: str | None = None, **fixed
 ) -> Scene:
     radii, centres = _scatter(rng, rng.uniform(*size_range, count).tolist(), margin=0.03)
@@ -126,11 +126,11 @@ def _sample_texture(rng: np.random.Generator, label: int) -> Scene:
 
 
 def _sample_background(rng: np.random.Generator, label: int) -> Scene:
-    return _several(rng, int(rng.integers(1, 4)), (0.08, 0.20), background=BACKGROUNDS[label])
+    return scatter_scene(rng, int(rng.integers(1, 4)), (0.08, 0.20), background=BACKGROUNDS[label])
 
 
 def _sample_count(rng: np.random.Generator, label: int) -> Scene:
-    return _several(rng, label + 1, (0.07, 0.13))
+    return scatter_scene(rng, label + 1, (0.07, 0.13))
 
 
 def _sample_position(rng: np.random.Generator, label: int) -> Scene:
@@ -164,7 +164,7 @@ def _sample_distance(rng: np.random.Generator, label: int) -> Scene:
 
 
 def _sample_shape_multi(rng: np.random.Generator, label: int) -> Scene:
-    return _several(rng, int(rng.integers(1, 4)), (0.10, 0.24), shape=SHAPES[label])
+    return scatter_scene(rng, int(rng.integers(1, 4)), (0.10, 0.24), shape=SHAPES[label])
 
 
 def _first_object(attribute: str, values: Sequence[str], scene: Scene) -> int:
