@@ -44,10 +44,28 @@ def test_prompt_modes_and_per_image_decoding(batch):
             alone, _ = sam(images[1:], **{k: (v[0][1:], v[1][1:]) if k == "points" else v[1:]
                                           for k, v in kwargs.items()})
             torch.testing.assert_close(logits[1:], alone, atol=1e-5, rtol=1e-4)  # image 1 with its own prompt
-        logits, iou = sam(images, boxes=boxes, multimask=True)
+        logits, iou = sam(images, boxes=boxes, outputs="multimask")
         assert logits.shape == (2, 3, 64, 64)
+        everything, _ = sam(images, boxes=boxes, outputs="all")
+        torch.testing.assert_close(everything[:, 1:], logits)
+        torch.testing.assert_close(everything[:, :1], sam(images, boxes=boxes)[0])
     with pytest.raises(ValueError, match="64x64"):
         sam(torch.rand(1, 3, 32, 32))
+
+
+def test_one_prompt_for_all_images_decodes_the_batch_at_once_like_one_by_one(batch):
+    sam = tiny()
+    images, masks = batch
+    coords, labels = sample_points(masks[:1], positives=3, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        for kwargs in (dict(), dict(points=(coords, labels)), dict(boxes=boxes_from_masks(masks[:1]))):
+            logits, iou = sam(images, outputs="all", **kwargs)
+            for i in range(len(images)):
+                alone, alone_iou = sam(images[i:i + 1], outputs="all", **kwargs)
+                torch.testing.assert_close(logits[i:i + 1], alone, atol=1e-5, rtol=1e-4)
+                torch.testing.assert_close(iou[i:i + 1], alone_iou, atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="outputs"):
+        sam(images, outputs="best")
 
 
 def test_official_layout_other_sizes_and_output_counts_load(tmp_path, batch):

@@ -2,8 +2,10 @@
 the official checkpoints (or the model zoo) adapted to other input sizes and numbers of mask outputs.
 
 The training forward calls the image encoder, prompt encoder and mask decoder directly: the package's
-``Sam.forward`` runs under ``torch.no_grad()`` (gen_seg.md 1.4). The stock decoder takes one image with N prompts,
-so images with their own prompts are decoded one at a time (the encoder, the expensive part, runs batched).
+``Sam.forward`` runs under ``torch.no_grad()`` (gen_seg.md 1.4). The stock decoder takes one image with N prompts;
+images with one prompt each go through the same decoder modules in one batched pass
+(``predict_masks_per_image``), and without prompts, or with one prompt shared by all images, through the stock
+``predict_masks``.
 """
 from __future__ import annotations
 
@@ -39,6 +41,8 @@ SAM_TARGETS = {
     "attn": ["image_encoder.blocks.*.attn"],
     "mlp": ["image_encoder.blocks.*.mlp"],
 }
+# Which mask tokens each ``outputs`` mode returns (token 0 is SAM's single-mask output).
+_OUTPUTS = {"first": slice(0, 1), "multimask": slice(1, None), "all": slice(None)}
 # Decoder tensors whose size depends on the number of mask outputs: dropped (left at init) when it changes.
 _OUTPUT_SPECIFIC = ("mask_decoder.mask_tokens.", "mask_decoder.output_hypernetworks_mlps.",
                     "mask_decoder.iou_prediction_head.layers.")
@@ -100,6 +104,25 @@ def adapt_sam_state_dict(state: dict[str, torch.Tensor], model: nn.Module) -> tu
     return out, dropped
 
 
+def predict_masks_per_image(decoder: nn.Module, embeddings: torch.Tensor, image_pe: torch.Tensor,
+                            sparse: torch.Tensor, dense: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``MaskDecoder.predict_masks`` for B images with one prompt each, in one batched pass over the decoder's own
+    modules. The stock method repeats every image embedding once per prompt (one image, N prompts), so B images
+    with B prompts would become B x B pairs (gen_seg.md 1.4); this is the ``shape[0]`` fix MSA and AdapterShadow
+    patch into their copies, without editing the package. Tested equal to the stock method image by image."""
+    tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
+    tokens = torch.cat((tokens.unsqueeze(0).expand(sparse.size(0), -1, -1), sparse), dim=1)
+    src = embeddings + dense
+    b, c, h, w = src.shape
+    hs, src = decoder.transformer(src, image_pe.expand(b, -1, -1, -1), tokens)
+    mask_tokens = hs[:, 1:1 + decoder.num_mask_tokens, :]
+    upscaled = decoder.output_upscaling(src.transpose(1, 2).reshape(b, c, h, w))
+    hyper = torch.stack([mlp(mask_tokens[:, i, :]) for i, mlp in enumerate(decoder.output_hypernetworks_mlps)], 1)
+    b, c, h, w = upscaled.shape
+    masks = (hyper @ upscaled.reshape(b, c, h * w)).reshape(b, -1, h, w)
+    return masks, decoder.iou_prediction_head(hs[:, 0, :])
+
+
 @BACKBONES.register()
 class SAMBackbone(Backbone):
     """An unmodified ``segment_anything`` ``Sam`` in ``self.model``.
@@ -152,7 +175,7 @@ class SAMBackbone(Backbone):
                 raise ConfigError(f"{path}: not a checkpoint of this SAM: missing {missing[:6]}, unexpected "
                                   f"{unexpected[:6]} (check variant / encoder arguments)")
         super().__init__(mean or meta.get("mean") or SAM_MEAN, std or meta.get("std") or SAM_STD)
-        self.model = model.eval()
+        self.model = model
         self.image_size, self.num_multimask_outputs = image_size, num_multimask_outputs
         self.config = dict(variant=variant, encoder=encoder, prompt_embed_dim=prompt_embed_dim,
                            decoder={**DECODER_DEFAULTS, **(decoder or {})})
@@ -169,25 +192,29 @@ class SAMBackbone(Backbone):
         return self.image_embeddings(images).mean((2, 3))
 
     def forward(self, images: torch.Tensor, points: tuple[torch.Tensor, torch.Tensor] | None = None,
-                boxes: torch.Tensor | None = None, multimask: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mask logits at the input size [B, M, H, W] and predicted IoUs [B, M] for images in [0, 1] with
-        per-image prompts: ``points`` = (coords [B, N, 2] as (x, y) pixels, labels [B, N]), ``boxes`` [B, 4]
-        (x0, y0, x1, y1), or neither (SAM's prompt-free default embedding). M = 1, or the multimask outputs."""
+                boxes: torch.Tensor | None = None, outputs: str = "first") -> tuple[torch.Tensor, torch.Tensor]:
+        """Mask logits at the input size [B, M, H, W] and predicted IoUs [B, M] for images in [0, 1].
+
+        Prompts: ``points`` = (coords [P, N, 2] as (x, y) pixels, labels [P, N]), ``boxes`` [P, 4] (x0, y0, x1, y1),
+        or neither (SAM's prompt-free default embedding), with P = B (one prompt per image) or P = 1 (one prompt
+        for every image, e.g. a point grid). ``outputs``: ``first`` (SAM's single-mask token, M = 1),
+        ``multimask`` (its other tokens, M = num_multimask_outputs) or ``all`` (every token: background + classes
+        when the decoder is built with one output per class, as SAMed does).
+        """
+        if outputs not in _OUTPUTS:
+            raise ValueError(f"SAMBackbone: outputs must be one of {', '.join(_OUTPUTS)}, got '{outputs}'")
         embeddings = self.image_embeddings(images)
+        prompts = [p for p in (None if points is None else points[0], boxes) if p is not None]
+        sparse, dense = self.model.prompt_encoder(points=points, boxes=boxes, masks=None)
         pe = self.model.prompt_encoder.get_dense_pe()
-        logits, ious = [], []
-        for i in range(len(images)):
-            sparse, dense = self.model.prompt_encoder(
-                points=None if points is None else (points[0][i:i + 1], points[1][i:i + 1]),
-                boxes=None if boxes is None else boxes[i:i + 1], masks=None)
-            low, iou = self.model.mask_decoder(image_embeddings=embeddings[i:i + 1], image_pe=pe,
-                                               sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
-                                               multimask_output=multimask)
-            logits.append(low)
-            ious.append(iou)
-        low = torch.cat(logits)
+        if all(len(p) == 1 for p in prompts):
+            # No prompt, or one for all images: the stock decoder broadcasts it over the batch.
+            low, iou = self.model.mask_decoder.predict_masks(embeddings, pe, sparse, dense)
+        else:
+            low, iou = predict_masks_per_image(self.model.mask_decoder, embeddings, pe, sparse, dense)
+        keep = _OUTPUTS[outputs]
         size = (self.image_size, self.image_size)
-        return F.interpolate(low, size=size, mode="bilinear", align_corners=False), torch.cat(ious)
+        return F.interpolate(low[:, keep], size=size, mode="bilinear", align_corners=False), iou[:, keep]
 
     def save_pretrained(self, path: str | os.PathLike, **metadata: Any) -> Path:
         """The ``Sam`` state dict as safetensors (loadable by a stock ``Sam`` of the same size) with the

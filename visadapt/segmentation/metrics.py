@@ -40,3 +40,26 @@ def balanced_error_rate(pred: torch.Tensor, target: torch.Tensor) -> torch.Tenso
 
 def mean_absolute_error(prob: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (prob.float() - target.float()).abs().reshape(prob.shape[0], -1).mean(1)
+
+
+def multiclass_scores(pred: torch.Tensor, target: torch.Tensor, num_classes: int,
+                      valid: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Per-image Dice and IoU of class-index masks [B, ...], averaged over the foreground classes (1..K-1)
+    present in the image's target or prediction; an image of background only scores 1. Pixels outside ``valid``
+    count nowhere."""
+    if valid is not None:
+        pred, target = torch.where(valid.bool(), pred, 0), torch.where(valid.bool(), target, 0)
+    dice, iou, present = [], [], []
+    for c in range(1, num_classes):
+        p, t = pred == c, target == c
+        dice.append(dice_score(p, t))
+        iou.append(iou_score(p, t))
+        present.append((p | t).reshape(p.shape[0], -1).any(1).float())
+    weight = torch.stack(present, 1)
+    count = weight.sum(1)
+
+    def average(values: list[torch.Tensor]) -> torch.Tensor:
+        total = (torch.stack(values, 1) * weight).sum(1)
+        return torch.where(count > 0, total / count.clamp(min=1), torch.ones_like(count))
+
+    return {"dice": average(dice), "iou": average(iou)}

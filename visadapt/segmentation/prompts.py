@@ -6,7 +6,12 @@ swapped). Labels: 1 foreground, 0 background.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
+
+from visadapt.registry import ConfigError
 
 
 def boxes_from_masks(masks: torch.Tensor) -> torch.Tensor:
@@ -56,3 +61,54 @@ def grid_points(batch: int, height: int, width: int, per_side: int, device: torc
     grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).reshape(1, -1, 2)
     coords = grid.expand(batch, -1, -1).clone()
     return coords, torch.ones(batch, coords.shape[1], dtype=torch.long, device=device)
+
+
+PROMPT_MODES = ("none", "box", "points", "grid")
+
+
+@dataclass
+class PromptConfig:
+    """How a segmentation task prompts SAM, from the ground-truth mask of each image.
+
+    ``mode``: ``none`` (SAM's prompt-free default embedding: SAMed, SAM-Adapter), ``box`` (the mask's bounding
+    box), ``points`` (``positives`` foreground and ``negatives`` background clicks drawn from the mask: MSA),
+    ``grid`` (``grid_size`` x ``grid_size`` points over the image, no mask needed: AdapterShadow's automatic
+    mode), or a list of them: training draws one per batch, evaluation uses the first.
+    """
+
+    mode: str | list[str] = "none"
+    positives: int = 1
+    negatives: int = 0
+    grid_size: int = 4
+
+    def __post_init__(self) -> None:
+        self.modes = [self.mode] if isinstance(self.mode, str) else list(self.mode)
+        bad = [m for m in self.modes if m not in PROMPT_MODES]
+        if bad or not self.modes:
+            raise ConfigError(f"prompt.mode: {bad or self.mode!r} not in {', '.join(PROMPT_MODES)} (or a list of them)")
+        if "points" in self.modes and self.positives + self.negatives < 1:
+            raise ConfigError("prompt: mode 'points' needs positives + negatives >= 1")
+        if self.grid_size < 1:
+            raise ConfigError(f"prompt.grid_size must be >= 1, got {self.grid_size}")
+
+    @property
+    def needs_mask(self) -> bool:
+        """Whether some mode reads the ground truth (so it only makes sense for binary targets)."""
+        return any(m in ("box", "points") for m in self.modes)
+
+    def pick(self, training: bool, generator: torch.Generator) -> str:
+        if not training or len(self.modes) == 1:
+            return self.modes[0]
+        return self.modes[int(torch.randint(len(self.modes), (1,), generator=generator))]
+
+    def prompts(self, mode: str, foreground: torch.Tensor, generator: torch.Generator | None = None
+                ) -> dict[str, Any]:
+        """``SAMBackbone`` keyword arguments for [B, H, W] foreground masks (a grid is one prompt for all)."""
+        if mode == "box":
+            return {"boxes": boxes_from_masks(foreground)}
+        if mode == "points":
+            return {"points": sample_points(foreground, self.positives, self.negatives, generator)}
+        if mode == "grid":
+            _, h, w = foreground.shape
+            return {"points": grid_points(1, h, w, self.grid_size, foreground.device)}
+        return {}

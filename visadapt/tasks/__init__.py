@@ -3,6 +3,7 @@ from visadapt.tasks.base import AdaptedTask, NonFiniteLossError
 from visadapt.tasks.classification import ClassificationTask
 from visadapt.tasks.clip_classification import CLIPClassificationTask, CLIPLinearProbeTask, ProLIPTask
 from visadapt.tasks.clip_contrastive import CLIPContrastiveTask
+from visadapt.tasks.segmentation import SegmentationTask
 
 __all__ = ["AdaptedTask", "CLIPClassificationTask", "CLIPContrastiveTask", "CLIPLinearProbeTask", "ClassificationTask",
-           "NonFiniteLossError", "ProLIPTask"]
+           "NonFiniteLossError", "ProLIPTask", "SegmentationTask"]
