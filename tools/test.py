@@ -1,4 +1,7 @@
-"""Evaluate a trained model on the config's test split: ``python tools/test.py CONFIG CHECKPOINT_OR_ADAPTER_DIR``."""
+"""Evaluate a trained model on the config's test split: ``python tools/test.py CONFIG CHECKPOINT_OR_ADAPTER_DIR``.
+
+Segmentation configs also write overlay PNGs (image | ground truth | prediction) of the first ``--overlays N``
+test images to ``--out-dir`` (default: ``overlays/`` in the weights' run directory)."""
 from __future__ import annotations
 
 import argparse
@@ -19,9 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("config")
     parser.add_argument("weights", help="a Lightning checkpoint (.ckpt) or an adapter export directory")
     parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={})
+    parser.add_argument("--overlays", type=int, default=8, metavar="N",
+                        help="segmentation: overlay PNGs of the first N test images (0: none)")
+    parser.add_argument("--out-dir", default=None, help="where the overlays go")
     args = parser.parse_args(argv)
     try:
-        evaluate(load_config(args.config, args.cfg_options), args.weights)
+        evaluate(load_config(args.config, args.cfg_options), args.weights, args.overlays, args.out_dir)
     except (ConfigError, FileNotFoundError, AdapterLoadError, KeyError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

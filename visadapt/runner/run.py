@@ -19,6 +19,7 @@ from visadapt.runner.build import build_datamodule, build_task, data_inputs, to_
 from visadapt.runner.callbacks import AdapterExport, RNGStateCallback
 from visadapt.data.fewshot import FewShotDataset
 from visadapt.registry import check_kwargs
+from visadapt.segmentation.overlay import save_overlays
 from visadapt.runner.workdir import LAST_CHECKPOINT, RUN_DIR_ENV, is_launched_worker, resolve_run
 
 
@@ -94,8 +95,10 @@ def test_metrics(trainer: L.Trainer, task: L.LightningModule, datamodule: Any) -
     return {k: round(float(v), 6) for k, v in (out[0] if out else {}).items()}
 
 
-def evaluate(cfg: Config, weights: str | Path) -> dict[str, Any]:
-    """Test a trained model from a Lightning checkpoint or an adapter export directory."""
+def evaluate(cfg: Config, weights: str | Path, overlays: int = 0, out_dir: str | Path | None = None) -> dict[str, Any]:
+    """Test a trained model from a Lightning checkpoint or an adapter export directory. Segmentation tasks also
+    draw ``overlays`` PNGs (image | ground truth | prediction) of the first test images into ``out_dir``
+    (default: ``overlays/`` in the run directory the weights come from)."""
     L.seed_everything(int(cfg.get("seed", 0)), verbose=False)
     datamodule = build_datamodule(cfg)
     shots = getattr(datamodule.train_set, "shots", None)
@@ -118,8 +121,19 @@ def evaluate(cfg: Config, weights: str | Path) -> dict[str, Any]:
     })
     results = {"weights": str(weights), "parameters": task.parameter_counts(),
                "metrics": test_metrics(trainer, task, datamodule)}
+    if overlays and hasattr(task, "predict_masks"):
+        directory = Path(out_dir) if out_dir else run_directory_of(weights) / "overlays"
+        paths = save_overlays(task, datamodule.test_dataloader(), directory, overlays)
+        results["overlays"] = str(directory)
+        print(f"wrote {len(paths)} overlays (image | ground truth | prediction) to {directory}")
     print_table(results)
     return results
+
+
+def run_directory_of(weights: Path) -> Path:
+    """The run directory holding ``weights`` (``<run>/adapter`` or ``<run>/checkpoints/*.ckpt``), else its folder."""
+    folder = weights if weights.is_dir() else weights.parent
+    return folder.parent if folder.name in ("adapter", "checkpoints") else folder
 
 
 def print_table(results: dict[str, Any]) -> None:

@@ -88,7 +88,7 @@ class SegmentationTask(AdaptedTask):
         prompts = self.prompt.prompts(mode, foreground, generator)
         return self.backbone(images, outputs="first" if self.binary else "all", **prompts)
 
-    def predict(self, images: torch.Tensor, masks: torch.Tensor | None = None, batch_idx: int = 0
+    def predict_masks(self, images: torch.Tensor, masks: torch.Tensor | None = None, batch_idx: int = 0
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """(class-index prediction [B, H, W], foreground probability or class probabilities) with the test split's prompts."""
         logits, _ = self(images, masks, generator=self._generator("test", batch_idx, images.device))
