@@ -150,3 +150,16 @@ def test_save_load_and_merge_give_identical_masks(batch, tmp_path, adapter):
     assert torch.equal(merged > 0, expected > 0)
     stock = build_sam(32, TINY["encoder"], 16, TINY["decoder"], 3)
     stock.load_state_dict(fresh.backbone.model.state_dict())  # a merged state dict is a stock Sam's
+
+
+def test_a_full_fine_tuning_export_carries_the_random_buffers_of_a_model_trained_from_scratch(batch, tmp_path):
+    # SAM's prompt encoder draws a random Fourier matrix (a buffer) at build time; a model trained from scratch
+    # must export it, or a rebuild with another seed gives other masks.
+    images, masks = batch
+    task = make_task(dict(type="full"), prompt=dict(mode="box")).eval()
+    A.save_adapter(task.backbone.model, tmp_path / "full")
+    other = make_task(dict(type="full"), seed=1, prompt=dict(mode="box")).eval()
+    A.load_adapter(other.backbone.model, tmp_path / "full")
+    with torch.no_grad():
+        torch.testing.assert_close(other(images, masks)[0], task(images, masks)[0], atol=0, rtol=0)
+    assert task.parameter_counts()["trainable"] == task.parameter_counts()["total"]

@@ -106,6 +106,11 @@ class AdapterConfig:
             names += [f"{mname}.{p}" for p, _ in module.named_parameters()]
         return names
 
+    def owned_buffers(self, model: nn.Module) -> list[str]:
+        """Persistent buffers this method saves with its parameters: none, since they come with the base
+        weights; a method that owns the whole model overrides this."""
+        return []
+
 
 def register_adapter(cls: type[AdapterConfig]) -> type[AdapterConfig]:
     """Register a config class under its ``method`` name, checking its fields at build time."""

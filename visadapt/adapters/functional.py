@@ -63,16 +63,26 @@ def mark_trainable(model: nn.Module) -> nn.Module:
     return model
 
 
+def adapter_buffer_names(model: nn.Module) -> list[str]:
+    names: list[str] = []
+    for config in injected_configs(model):
+        names += [n for n in config.owned_buffers(model) if n not in names]
+    return names
+
+
 def adapter_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The tensors the injected methods own, keyed by their names in ``model``."""
-    params = dict(model.named_parameters())
-    return {name: params[name] for name in adapter_parameter_names(model)}
+    """The tensors the injected methods own (their parameters, and the buffers a method that owns the whole model
+    carries), keyed by their names in ``model``."""
+    params, buffers = dict(model.named_parameters()), dict(model.named_buffers())
+    return {**{name: params[name] for name in adapter_parameter_names(model)},
+            **{name: buffers[name] for name in adapter_buffer_names(model)}}
 
 
 def count_parameters(model: nn.Module) -> dict[str, int]:
     """Trainable (adapter-owned) and total parameter counts; the base weights a merge folds into are counted once."""
-    total = sum(p.numel() for p in model.parameters())
-    return {"trainable": sum(p.numel() for p in adapter_state_dict(model).values()), "total": total}
+    params = dict(model.named_parameters())
+    total = sum(p.numel() for p in params.values())
+    return {"trainable": sum(params[n].numel() for n in adapter_parameter_names(model)), "total": total}
 
 
 def save_adapter(model: nn.Module, directory: str | Path, metadata: dict[str, Any] | None = None) -> Path:

@@ -67,5 +67,11 @@ class FullFinetuneConfig(AdapterConfig):
     def owned_parameters(self, model: nn.Module) -> list[str]:
         return [n for n, _ in model.named_parameters()]
 
+    def owned_buffers(self, model: nn.Module) -> list[str]:
+        """Every persistent buffer too: a model trained from scratch has no base checkpoint to take them from
+        (SAM's random positional-encoding matrix, say)."""
+        params = {n for n, _ in model.named_parameters()}
+        return [n for n in model.state_dict() if n not in params]
+
 
 __all__ = ["BitFitConfig", "FullFinetuneConfig", "LinearProbeConfig", "ParametersConfig"]
