@@ -2,7 +2,7 @@
 
     python tools/few_shot_sweep.py configs/benchmark/few_shot_clip_tiny_shapes.py [--methods a,b] [--datasets x]
                                    [--shots 1,2,4,8,16] [--seeds 1,2,3] [--jobs N] [--threads T] [--out-dir DIR]
-                                   [--quick]
+                                   [--quick] [--previous results.csv]
 
 Each run is the method's own config (``tools/train.py`` would run the same thing) with the dataset's overrides,
 ``data.train.shots=K`` and ``seed=S``; the runner saves the few-shot draw in the run directory
@@ -13,7 +13,9 @@ its recipe's last iterate, tested once.
 Writes ``results.csv`` (one row per run), ``table.md`` (mean +- std over seeds per method and K, per dataset and
 averaged over datasets) and ``accuracy_vs_shots.png`` to the output directory; runs sit under ``runs/``. Rerunning
 with the same ``--out-dir`` reuses every finished run whose config is unchanged. ``--quick`` shrinks the schedules
-and test sets so the whole pipeline runs in seconds (its numbers mean nothing).
+and test sets so the whole pipeline runs in seconds (its numbers mean nothing). ``--previous CSV`` carries the rows of
+an earlier ``results.csv`` for the methods this invocation does not run (e.g. CLIP-LoRA's long runs) into the new
+``results.csv`` and table as they are (their ``run_dir`` points into that earlier sweep).
 """
 from __future__ import annotations
 
@@ -48,6 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads per run (0: torch's default)")
     parser.add_argument("--out-dir", help="default: work_dirs/<config name>")
     parser.add_argument("--quick", action="store_true", help="tiny schedules and test sets: a smoke test")
+    parser.add_argument("--previous", help="an earlier results.csv whose rows of methods not run now are kept")
     return parser.parse_args(argv)
 
 
@@ -172,6 +175,21 @@ def plot(summary: dict, methods: list[str], shots: list[int], path: Path) -> Non
     plt.close(fig)
 
 
+def previous_rows(path: str | Path, spec: dict, running: set[str], datasets: list[str], shots: list[int],
+                  seeds: list[int]) -> list[dict]:
+    """The rows of an earlier ``results.csv`` for methods of ``spec`` not in ``running``, within the sweep's
+    datasets, shots and seeds (zero-shot rows have shots 0)."""
+    kinds = {"shots": int, "seed": int, "test_top1": float, "fit_seconds": float, "trainable_params": int}
+    rows = []
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            row = {k: kinds.get(k, str)(v) for k, v in row.items()}
+            if (row["method"] in spec["methods"] and row["method"] not in running and row["dataset"] in datasets
+                    and (row["shots"] in shots or row["shots"] == 0) and row["seed"] in seeds):
+                rows.append(row)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -199,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
              "test_top1": round(100 * res["metrics"]["test/acc"], 2), "fit_seconds": res["fit_seconds"],
              "trainable_params": res["parameters"]["trainable"], "run_dir": res["run_dir"]}
             for r, res in zip(runs, results)]
+    if args.previous:
+        kept = previous_rows(args.previous, spec, set(methods), datasets, shots, seeds)
+        rows += kept
+        methods = [m for m in spec["methods"] if m in methods or any(r["method"] == m for r in kept)]
+        print(f"kept {len(kept)} rows of {args.previous} (methods {sorted({r['method'] for r in kept})})")
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))

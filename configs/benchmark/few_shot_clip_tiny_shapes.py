@@ -9,6 +9,8 @@ sweep = dict(
         linear_probe=dict(config=_methods.format("clip_linear_probe/linear_probe")),
         coop=dict(config=_methods.format("coop/coop")),
         prolip=dict(config=_methods.format("prolip/prolip")),
+        # ProLIP's other protocol: lr and lambda chosen on K val200 images per class (configs/prolip/*_fewval.py).
+        prolip_fewval=dict(config="configs/prolip/prolip_clip_tiny_shapes_fewval.py"),
         clip_lora=dict(config=_methods.format("clip_lora/clip_lora")),
     ),
     datasets={

@@ -11,6 +11,7 @@ sweep = dict(
         linear_probe=dict(config="configs/clip_linear_probe/linear_probe_vit_b16_coop.py"),
         coop=dict(config="configs/coop/coop_vit_b16_coop.py"),
         prolip=dict(config="configs/prolip/prolip_vit_b16_coop.py"),
+        prolip_fewval=dict(config="configs/prolip/prolip_vit_b16_coop_fewval.py"),  # lr, lambda chosen on K val shots
         clip_lora=dict(config="configs/clip_lora/clip_lora_vit_b16_coop.py"),
     ),
     datasets={name: dict(data=dict(train=dict(dataset=dict(name=name)), test=dict(name=name))) for name in _names},

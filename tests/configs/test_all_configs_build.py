@@ -15,8 +15,10 @@ CONFIGS = sorted(p for p in (ROOT / "configs").rglob("*.py") if not OTHER_TOOLS 
 # Configs for real use name local files that only a user's machine has; they must fail on exactly that file.
 NEEDS_LOCAL_FILES = {"lora_vit_b16_in21k_vtab1k_cifar100": "vit_base_patch16_224.orig_in21k.safetensors",
                      **{f"{m}_vit_b16_coop": "open_clip_pytorch_model.bin"
-                        for m in ("clip_lora", "prolip", "coop", "linear_probe", "zero_shot")}}
-NOTHING_TRAINS = {"zero_shot_clip_tiny_shapes"}
+                        for m in ("clip_lora", "prolip", "coop", "linear_probe", "zero_shot")},
+                     "prolip_vit_b16_coop_fewval": "open_clip_pytorch_model.bin"}
+NEEDS_LOCAL_FILES["lora_sam_vit_b_folder"] = "sam_vit_b_01ec64.pth"
+NOTHING_TRAINS = {"zero_shot_clip_tiny_shapes", "source_sam_tiny_shapes_shadow", "source_sam_tiny_shapes_objects"}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)

@@ -2,6 +2,8 @@
 the linear probe, the feature cache."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -98,6 +100,64 @@ def test_prolip_trains_the_projection_on_pre_projection_features_with_a_pull_to_
     with pytest.raises(ConfigError, match="1/shots"):
         ProLIPTask(backbone(), 3, CLASSES)
     assert ProLIPTask(backbone(), 3, CLASSES, reg_lambda=0.0).reg_lambda == 0.0
+
+
+def test_prolip_search_picks_the_pair_best_on_validation_and_restores_w0():
+    torch.manual_seed(0)
+    search = dict(split="val", lrs=[1e-1, 1e-9], lambdas=[0.0])
+    task = ProLIPTask(backbone(), 3, CLASSES, shots=2, search=search,
+                      optimizer=dict(type="Adam", lr=5e-3, eps=1e-4), scheduler=dict(type="cosine"))
+    w0 = task.initial_proj.clone()
+    features = torch.randn(20, 6, w0.shape[0])
+    with torch.no_grad():
+        zero_shot = task.training_logits(features[0]).argmax(-1)
+    train = [(f, (zero_shot + 1) % 3) for f in features]  # labels the zero-shot head gets all wrong
+    # Validation labels = the zero-shot predictions: only the pair that leaves W at W0 (lr 1e-9) scores 100 %.
+    record = task.search_hyperparameters(train, features[0], zero_shot)
+    accs = {g["lr"]: g["val_acc"] for g in record["grid"]}
+    assert accs[1e-9] == 1.0 and accs[1e-1] < 0.5
+    assert record["chosen"]["lr"] == 1e-9 and task.optimizer_cfg["lr"] == 1e-9 and task.reg_lambda == 0.0
+    torch.testing.assert_close(task.backbone.model.visual.proj.detach(), w0)  # the final run starts from W0
+    # Validation labels = the training labels: the pair that moves W (lr 0.1) wins.
+    record = task.search_hyperparameters(train, features[0], (zero_shot + 1) % 3)
+    assert record["chosen"] == max(record["grid"], key=lambda g: g["val_acc"]) and record["chosen"]["lr"] == 1e-1
+    assert record["chosen"]["val_acc"] == 1.0 and task.optimizer_cfg == dict(type="Adam", lr=1e-1, eps=1e-4)
+    torch.testing.assert_close(task.backbone.model.visual.proj.detach(), w0)
+    with pytest.raises(ConfigError, match="reg_lambda must be None"):
+        ProLIPTask(backbone(), 3, CLASSES, shots=2, reg_lambda=0.5, search=search)
+
+
+def test_prolip_search_draws_k_shots_of_the_val_split_and_never_reads_test(tmp_path, monkeypatch):
+    from visadapt.data import ShapesDataset
+    from visadapt.data.datamodule import ImageDataModule
+
+    source = dict(type="ShapesDataset", task="size", split="train", image_size=16, num_samples=60)
+    data = ImageDataModule(train=dict(type="FewShotDataset", dataset=source, shots=2),
+                           test=dict(type="ShapesDataset", task="size", split="test", image_size=16), seed=3,
+                           train_transforms=[dict(type="ColorJitter", brightness=0.5, p=1.0)])
+
+    real_load = ShapesDataset.load
+
+    def load(self, idx):
+        assert self.split != "test", "the search read the test split"
+        return real_load(self, idx)
+
+    monkeypatch.setattr(ShapesDataset, "load", load)
+    task = ProLIPTask(backbone(), 3, CLASSES, shots=2, feature_views=2,
+                      search=dict(split="val200", lrs=[1e-3], lambdas=[1.0, 0.0]),
+                      optimizer=dict(type="Adam", lr=5e-3, eps=1e-4))
+    task.training_data(data, tmp_path)
+    record = json.loads((tmp_path / "prolip_search.json").read_text())
+    val = ShapesDataset("size", "val200", image_size=16, num_samples=60)
+    validation = {k: record["validation"][k] for k in ("split", "shots", "seed")}
+    assert validation == {"split": "val200", "shots": 2, "seed": 3}
+    assert sorted(val.label(i) for i in record["validation"]["indices"]) == [0, 0, 1, 1, 2, 2]
+    assert [(g["lr"], g["lambda"]) for g in record["grid"]] == [(1e-3, 1.0), (1e-3, 0.0)]
+    assert task.optimizer_cfg["lr"] == 1e-3 and task.reg_lambda == record["chosen"]["lambda"]
+    for split in ("test", "train"):
+        bad = ProLIPTask(backbone(), 3, CLASSES, shots=2, feature_views=1, search=dict(split=split))
+        with pytest.raises(ConfigError, match="must be a validation split"):
+            bad.validation_shots(data)
 
 
 def test_coop_context_initialised_from_words_reproduces_the_hand_written_prompt(images, tmp_path):

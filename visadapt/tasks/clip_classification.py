@@ -264,6 +264,7 @@ class ProLIPTask(CachedFeatureTask):
         best = max(grid, key=lambda r: (r["val_acc"], -r["val_loss"]))  # max keeps the first of exact ties
         with torch.no_grad():
             proj.copy_(self.initial_proj)
+        proj.grad = None
         self.reg_lambda, self.optimizer_cfg = best["lambda"], {**self.optimizer_cfg, "lr": best["lr"]}
         self.searched_steps = steps
         self._refresh_text()
