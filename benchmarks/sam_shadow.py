@@ -1,12 +1,13 @@
 """The offline SAM-adaptation result: the model-zoo SAM (pretrained to segment objects) adapted to shadow detection.
 
-    python benchmarks/sam_shadow.py [--jobs N] [--out-dir DIR] [--methods a,b] [--seeds 0,1,2]
+    python benchmarks/sam_shadow.py [--jobs N] [--out-dir DIR] [--work-dir DIR] [--methods a,b] [--seeds 0,1,2]
 
 Protocol: for each trainable method and each lr of its grid, train on train800 and validate on val200 (seed 0,
 no test split in these runs); the lr with the best final val200 Dice is kept. Then each seed trains once with that
 lr (train800, val200 logged) and its last iterate is tested once on the 2,000-image test split. The frozen source
 model is tested as it is. Writes ``selection.csv``, ``results.csv`` and ``table.md`` to the output directory
-(default ``benchmarks/results/sam_shadow``; runs under ``runs/``, reused when rerun with the same directory).
+(default ``benchmarks/results/sam_shadow``); the runs go under ``--work-dir`` (default ``work_dirs/sam_shadow``),
+and a rerun with the same one reuses every finished run whose config is unchanged.
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ METHODS: dict[str, tuple[str, dict, list[float] | None]] = {
 METRICS = ("dice", "iou", "ber", "mae")
 
 
-def run(item: tuple[str, float | None, int, bool], out: Path) -> dict[str, Any]:
+def run(item: tuple[str, float | None, int, bool], work: Path) -> dict[str, Any]:
     """Train (or reuse) one run: (method, lr, seed, with test split)."""
     name, lr, seed, with_test = item
     config, extra, _ = METHODS[name]
@@ -55,7 +56,7 @@ def run(item: tuple[str, float | None, int, bool], out: Path) -> dict[str, Any]:
         cfg.data.test = None
     tag = "final" if with_test else "select"
     slug = "".join(c if c.isalnum() else "_" for c in name).strip("_")
-    return train_or_reuse(cfg, out / "runs" / f"{slug}_{tag}", threads=1)
+    return train_or_reuse(cfg, work / f"{slug}_{tag}", threads=1)
 
 
 def last_val_dice(run_dir: str) -> float:
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results" / "sam_shadow")
+    parser.add_argument("--work-dir", type=Path, default=ROOT / "work_dirs" / "sam_shadow")
     parser.add_argument("--methods", default=None, help=f"comma-separated subset of: {', '.join(METHODS)}")
     parser.add_argument("--seeds", default="0,1,2")
     args = parser.parse_args(argv)
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     selection = [(m, lr, seeds[0], False) for m in methods for lr in METHODS[m][2] or []]
-    picked = map_jobs(run, selection, args.jobs, out=out)
+    picked = map_jobs(run, selection, args.jobs, work=args.work_dir)
     rows = [dict(method=m, lr=lr, val_dice=round(last_val_dice(r["run_dir"]), 6))
             for (m, lr, _, _), r in zip(selection, picked)]
     chosen = {m: max((r for r in rows if r["method"] == m), key=lambda r: r["val_dice"])["lr"]
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     _write_csv(out / "selection.csv", [r | {"chosen": r["lr"] == chosen[r["method"]]} for r in rows])
 
     finals = [(m, chosen.get(m), s, True) for m in methods for s in (seeds if METHODS[m][2] else seeds[:1])]
-    results = map_jobs(run, finals, args.jobs, out=out)
+    results = map_jobs(run, finals, args.jobs, work=args.work_dir)
     table = []
     for (m, lr, seed, _), r in zip(finals, results):
         table.append(dict(method=m, lr=lr, seed=seed, trainable=r["parameters"]["trainable"],

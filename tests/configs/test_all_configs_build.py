@@ -16,8 +16,8 @@ CONFIGS = sorted(p for p in (ROOT / "configs").rglob("*.py") if not OTHER_TOOLS 
 NEEDS_LOCAL_FILES = {"lora_vit_b16_in21k_vtab1k_cifar100": "vit_base_patch16_224.orig_in21k.safetensors",
                      **{f"{m}_vit_b16_coop": "open_clip_pytorch_model.bin"
                         for m in ("clip_lora", "prolip", "coop", "linear_probe", "zero_shot")},
-                     "prolip_vit_b16_coop_fewval": "open_clip_pytorch_model.bin"}
-NEEDS_LOCAL_FILES["lora_sam_vit_b_folder"] = "sam_vit_b_01ec64.pth"
+                     "prolip_vit_b16_coop_fewval": "open_clip_pytorch_model.bin",
+                     "lora_sam_vit_b_folder": "sam_vit_b_01ec64.pth"}
 NOTHING_TRAINS = {"zero_shot_clip_tiny_shapes", "source_sam_tiny_shapes_shadow", "source_sam_tiny_shapes_objects"}
 
 
