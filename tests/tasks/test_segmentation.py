@@ -84,6 +84,8 @@ def test_prompts_are_repeatable_and_a_mode_list_is_drawn_per_batch(batch):
     assert drawn == {"box", "points", "none"} and task.prompt.pick(False, None) == "box"
     with pytest.raises(ConfigError, match="prompt.mode"):
         make_task(prompt=dict(mode="scribble"))
+    with pytest.raises(ConfigError, match="grid_size"):
+        make_task(prompt=dict(mode="grid", grid=4))
     with pytest.raises(ValueError, match="ground-truth"):
         task(images, None, "box")
 

@@ -16,7 +16,7 @@ from torchmetrics import MeanMetric
 
 from visadapt.backbones.base import Backbone
 from visadapt.data.segmentation import IGNORE_INDEX
-from visadapt.registry import TASKS, ConfigError
+from visadapt.registry import TASKS, ConfigError, check_kwargs
 from visadapt.segmentation.losses import multiclass_segmentation_loss, segmentation_loss
 from visadapt.segmentation.metrics import (balanced_error_rate, dice_score, iou_score, mean_absolute_error,
                                            multiclass_scores)
@@ -58,6 +58,7 @@ class SegmentationTask(AdaptedTask):
         if train_decoder and owner is not None and "mask_decoder" not in owner.modules_to_save:
             owner.modules_to_save.append("mask_decoder")
         super().__init__(backbone, configs, optimizer, scheduler)
+        check_kwargs(PromptConfig, prompt or {}, where="task.prompt")
         self.prompt = PromptConfig(**(prompt or {}))
         if not self.binary and self.prompt.needs_mask:
             raise ConfigError(f"SegmentationTask: prompt mode {self.prompt.modes} reads one object's mask; "
