@@ -59,11 +59,16 @@ def test_multiclass_losses_and_scores_by_hand():
     # 2 pixels, 3 classes; logits 0 everywhere: softmax 1/3 per class.
     logits = torch.zeros(1, 3, 2)
     target = torch.tensor([[1, 2]])
-    # Dice per foreground class: (2 * 1/3 + 1) / (2/3 + 1 + 1) = 5/8 for both classes -> loss 3/8.
-    assert multiclass_dice_loss(logits, target).item() == pytest.approx(3 / 8)
+    # Classes 1 and 2 (one pixel each): Dice (2 * 1/3 + 1) / (2/3 + 1 + 1) = 5/8; class 0 (absent):
+    # (0 + 1) / (2/3 + 0 + 1) = 3/5.  Loss = mean(3/8, 3/8, 2/5).
+    expected = (3 / 8 + 3 / 8 + 2 / 5) / 3
+    assert multiclass_dice_loss(logits, target).item() == pytest.approx(expected)
+    # Pooled over the batch: two one-pixel images are one two-pixel image.
+    split = multiclass_dice_loss(logits.reshape(3, 2, 1).transpose(0, 1), target.reshape(2, 1))
+    assert split.item() == pytest.approx(expected)
     loss, terms = multiclass_segmentation_loss(logits, target, ce=0.2, dice=0.8)
     assert terms["ce"].item() == pytest.approx(math.log(3))
-    assert loss.item() == pytest.approx(0.2 * math.log(3) + 0.8 * 3 / 8)
+    assert loss.item() == pytest.approx(0.2 * math.log(3) + 0.8 * expected)
     ignored = torch.tensor([[1, 255]])
     _, only_first = multiclass_segmentation_loss(logits, ignored)
     assert only_first["ce"].item() == pytest.approx(math.log(3))

@@ -88,14 +88,16 @@ def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, bce: float = 1
 
 def multiclass_dice_loss(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None,
                          smooth: float = EPS) -> torch.Tensor:
-    """1 - soft Dice of the softmax against each foreground class (1..K-1), averaged over images and classes."""
+    """1 - soft Dice of the softmax against each class (background included), each class pooled over the whole
+    batch, averaged over the K classes (SAMed's / TransUNet's ``DiceLoss(softmax=True)``). Pooling over the batch
+    matters: per image, the many classes absent from it would reward predicting nothing."""
     k = logits.shape[1]
-    p = logits.float().softmax(1).flatten(2)[:, 1:]  # [B, K-1, P]
-    t = F.one_hot(target.long().clamp(0, k - 1), k).flatten(1, -2).transpose(1, 2)[:, 1:].float()
+    p = logits.float().softmax(1).transpose(0, 1).reshape(k, -1)  # [K, B * P]
+    t = F.one_hot(target.long().clamp(0, k - 1), k).movedim(-1, 0).reshape(k, -1).float()
     if valid is not None:
-        v = _flat(valid)[:, None]
+        v = valid.reshape(1, -1).float()
         p, t = p * v, t * v
-    return _soft_dice(p.flatten(0, 1), t.flatten(0, 1), smooth).mean()
+    return _soft_dice(p, t, smooth).mean()
 
 
 def multiclass_segmentation_loss(logits: torch.Tensor, target: torch.Tensor, ce: float = 1.0, dice: float = 1.0,
