@@ -9,6 +9,7 @@ from __future__ import annotations
 import abc
 import random
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -70,10 +71,13 @@ class ImageDataset(Dataset, abc.ABC):
     def __len__(self) -> int:
         return self.num_items
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, Any]:
         if i < 0:
             raise IndexError(f"{type(self).__name__}: negative index {i}; indices are epoch * len + idx >= 0")
-        epoch, idx = divmod(int(i), self.num_items)
+        return self.item(*divmod(int(i), self.num_items))
+
+    def item(self, epoch: int, idx: int) -> tuple[torch.Tensor, Any]:
+        """Item ``idx`` as seen in ``epoch``: the augmented image tensor and its target."""
         image, target = self.load(idx)
         image = self.augment(epoch, idx, image=image)["image"]
         return to_tensor(image), self.target_type(target)

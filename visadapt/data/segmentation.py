@@ -27,10 +27,7 @@ class SegmentationDataset(ImageDataset):
     (albumentations resizes masks with nearest-neighbour interpolation).
     """
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if i < 0:
-            raise IndexError(f"{type(self).__name__}: negative index {i}; indices are epoch * len + idx >= 0")
-        epoch, idx = divmod(int(i), self.num_items)
+    def item(self, epoch: int, idx: int) -> tuple[torch.Tensor, torch.Tensor]:
         image, mask = self.load(idx)
         out = self.augment(epoch, idx, image=image, mask=mask)
         return to_tensor(out["image"]), torch.from_numpy(np.ascontiguousarray(out["mask"])).long()

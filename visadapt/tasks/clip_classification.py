@@ -100,10 +100,14 @@ class CLIPClassificationTask(AdaptedTask):
     def regularizer(self) -> torch.Tensor | float:
         return 0.0
 
+    def training_loss(self, inputs: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the method's training objective, the logits): cross-entropy plus its regulariser."""
+        logits = self.training_logits(inputs)
+        return self.criterion(logits, labels) + self.regularizer(), logits
+
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         inputs, labels = batch
-        logits = self.training_logits(inputs)
-        loss = self.criterion(logits, labels) + self.regularizer()
+        loss, logits = self.training_loss(inputs, labels)
         self.check_finite(loss)
         self.train_acc(logits, labels)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(labels))
@@ -250,7 +254,7 @@ class ProLIPTask(CachedFeatureTask):
                 scheduler = build_scheduler(optimizer, self.scheduler_cfg, steps, steps)
                 for view in range(steps):
                     features, labels = (t.to(proj.device) for t in train[view])
-                    loss = self.criterion(self.training_logits(features), labels) + self.regularizer()
+                    loss, _ = self.training_loss(features, labels)
                     optimizer.zero_grad()
                     loss.backward()
                     optimizer.step()

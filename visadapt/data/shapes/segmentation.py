@@ -39,10 +39,10 @@ def sample_segmentation_scene(rng: np.random.Generator, shadows: bool) -> Scene:
     count = int(rng.integers(1, 5))
     floors = SHADOW_FLOORS if shadows else BACKGROUNDS
     scene = scatter_scene(rng, count, OBJECT_RADII, background=floors[int(rng.integers(len(floors)))])
-    heading, length = rng.uniform(0.0, 2.0 * math.pi), rng.uniform(*SHADOW_LENGTH)
-    strength = float(rng.uniform(*SHADOW_STRENGTH))
     if not shadows:
         return scene
+    heading, length = rng.uniform(0.0, 2.0 * math.pi), rng.uniform(*SHADOW_LENGTH)
+    strength = float(rng.uniform(*SHADOW_STRENGTH))
     shadow = Shadow((float(length * math.cos(heading)), float(length * math.sin(heading))), strength)
     return Scene(scene.background, scene.objects, shadow)
 
