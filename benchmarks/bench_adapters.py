@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from _measure import add_storages, interleave, median_ms, ratio_stats, saved_for_backward
 from visadapt import adapters as A
 from visadapt.backbones import TimmBackbone
-from visadapt.tasks.optim import param_groups
+from visadapt.optim import param_groups
 
 SEED = 0
 NUM_CLASSES = 10

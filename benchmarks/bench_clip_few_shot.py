@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _measure import interleave, ratio_stats  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
-from visadapt.runner.build import build_task, to_plain  # noqa: E402
+from visadapt.config import to_plain  # noqa: E402
+from visadapt.runner.build import build_task  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = {"tiny": dict(pretrained="clip_tiny_shapes"), "vit_b16": dict(name="ViT-B-16-quickgelu")}
@@ -31,7 +32,7 @@ def build(config: str, model: str, classes: int, shots: int):
     cfg = Config.fromfile(str(ROOT / config))
     cfg.backbone = {**{k: v for k, v in to_plain(cfg.backbone).items() if k not in ("pretrained", "name")},
                     **MODELS[model]}
-    task = build_task(cfg, classes, class_names=[f"class {i}" for i in range(classes)], shots=shots).train()
+    task = build_task(cfg, dict(num_classes=classes, class_names=[f"class {i}" for i in range(classes)], shots=shots)).train()
     optimizer = torch.optim.AdamW([p for p in task.parameters() if p.requires_grad], lr=1e-6)
     return task, optimizer
 

@@ -17,7 +17,7 @@ from mmengine.config import Config
 from safetensors.torch import load_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from visadapt.runner.build import build_datamodule, build_task, data_inputs  # noqa: E402
+from visadapt.runner.build import build_datamodule, build_task, data_facts  # noqa: E402
 
 
 def reference_loop(features, labels, text, w0, lr, reg_lambda):
@@ -42,7 +42,7 @@ def main(run_dir: str) -> None:
     run = Path(run_dir)
     cfg = Config.fromfile(str(run / "config.py"))
     data = build_datamodule(cfg)
-    task = build_task(cfg, data.num_classes, **data_inputs(data.train_set)).eval()
+    task = build_task(cfg, data_facts(data)).eval()
     search = run / "prolip_search.json"  # prolip_fewval: the final run trained with the pair its search chose
     if search.is_file():
         chosen = json.loads(search.read_text())["chosen"]

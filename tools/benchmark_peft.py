@@ -48,8 +48,10 @@ from visadapt import adapters as A  # noqa: E402
 from visadapt.adapters.mosa import merge_subadapters, mosa_layers  # noqa: E402
 from visadapt.registry import DATASETS, ConfigError  # noqa: E402
 from visadapt.runner.many import csv_list, map_jobs, pick, train_or_reuse  # noqa: E402
-from visadapt.runner.build import build_backbone, build_task, to_plain  # noqa: E402
-from visadapt.runner.config import check_top_level  # noqa: E402
+from visadapt.backbones.build import build_backbone  # noqa: E402
+from visadapt.config import to_plain  # noqa: E402
+from visadapt.runner.build import build_task  # noqa: E402
+from visadapt.config import check_top_level  # noqa: E402
 from visadapt.runner.workdir import RUN_DIR_ENV  # noqa: E402
 
 # --quick: split sizes, epochs and measurement lengths that run the pipeline in seconds.
@@ -262,7 +264,7 @@ def _cost_task(base: dict, spec: dict, method: dict, task: str, source: str, dev
     """The method's ClassificationTask (adapted backbone, head in modules_to_save), as a training run builds it."""
     cfg = run_config(base, spec, method, task, 1e-3, 0, 1, final=False, quick=True, source=source)
     torch.manual_seed(bench.SEED)
-    return build_task(cfg, COST_CLASSES).to(device)
+    return build_task(cfg, {"num_classes": COST_CLASSES}).to(device)
 
 
 def deploy(model: nn.Module) -> str:
@@ -313,7 +315,7 @@ def measure_costs(base: dict, spec: dict, names: list[str], task: str, steps: in
     cfg = run_config(base, spec, dict(adapter=dict(type="full")), task, 1e-3, 0, 1, final=False, quick=True,
                      source=source)
     torch.manual_seed(bench.SEED)
-    infer = {"base": build_backbone(cfg, COST_CLASSES).to(device).eval()}  # no adapter injected at all
+    infer = {"base": build_backbone(to_plain(cfg.backbone), num_classes=COST_CLASSES).to(device).eval()}  # no adapter injected at all
     forms = {}
     for name in names:
         infer[name] = _cost_task(base, spec, methods[name], task, source, device).backbone.eval()

@@ -43,8 +43,8 @@ from mmengine.config import DictAction  # noqa: E402
 
 from _measure import interleave, ratio_stats  # noqa: E402
 from visadapt.registry import ConfigError  # noqa: E402
-from visadapt.runner.build import to_plain  # noqa: E402
-from visadapt.tta.runner import load_tta_config  # noqa: E402
+from visadapt.config import to_plain  # noqa: E402
+from visadapt.tta.config import load_tta_config  # noqa: E402
 
 COTTA_DEFAULT = ROOT / "configs" / "tta" / "cotta_vit_tiny_shapes_c.py"
 
@@ -84,7 +84,7 @@ def run_one(config: str, options: dict, progress: bool) -> dict[str, Any]:
     On CPU a first build of the config (then dropped) loads every library and lazily imported module, so the
     measurement, peak RSS during build + run minus RSS before, counts the method's models, optimizer state,
     activations and stream batches rather than imports."""
-    from visadapt.tta.runner import build_from_config, resolve_device, run_config
+    from visadapt.tta.config import build_from_config, resolve_device, run_config
 
     cfg = load_tta_config(config, options)
     cuda = resolve_device(cfg.get("device", "auto")).type == "cuda"
@@ -114,7 +114,7 @@ def run_isolated(config: str, options: dict, progress: bool) -> dict[str, Any]:
 def cotta_augmentation_ratio(config: Path, options: dict, rounds: int) -> dict[str, Any]:
     """CoTTA.augmented_teacher with every view in one call (``views_per_chunk=0``) vs one view per call (the
     reference's loop), on the stream's first batch."""
-    from visadapt.tta.runner import build_from_config
+    from visadapt.tta.config import build_from_config
 
     cfg = load_tta_config(config, options)
     cotta, stream = build_from_config(cfg)

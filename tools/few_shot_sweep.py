@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mmengine.config import Config  # noqa: E402
 
 from visadapt.registry import ConfigError  # noqa: E402
-from visadapt.runner.config import check_top_level, load_config  # noqa: E402
+from visadapt.config import check_top_level, load_config  # noqa: E402
 from visadapt.runner.many import csv_list, map_jobs, pick, train_or_reuse  # noqa: E402
 
 SWEEP_KEYS = {"sweep": "dict(methods=..., datasets=..., shots=[...], seeds=[...])"}

@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from visadapt.adapters import load_adapter, read_adapter_config  # noqa: E402
 from visadapt.backbones import model_zoo_dir  # noqa: E402
 from visadapt.runner import load_config, train  # noqa: E402
-from visadapt.runner.build import build_backbone, to_plain  # noqa: E402
+from visadapt.backbones.build import build_backbone  # noqa: E402
+from visadapt.config import to_plain  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         size = sum(f.stat().st_size for f in out.iterdir()) / 2**20
         print(f"wrote {out}/ ({size:.2f} MiB)")
         return 0
-    backbone = build_backbone(cfg, num_classes=int(read_adapter_config(run_dir / "adapter")["num_classes"]))
-    load_adapter(backbone.model, run_dir / "adapter")
+    backbone = build_backbone(to_plain(cfg.backbone), num_classes=int(read_adapter_config(run_dir / "adapter")["num_classes"]))
+    load_adapter(backbone.adapted_model, run_dir / "adapter")
     out = backbone.save_pretrained(
         model_zoo_dir() / f"{args.name}{backbone.zoo_suffix}",
         config=to_plain(cfg.to_dict()),

@@ -14,17 +14,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from visadapt.adapters import load_adapter, merge, read_adapter_config  # noqa: E402
-from visadapt.registry import BACKBONES  # noqa: E402
-from visadapt.runner.build import build_backbone  # noqa: E402,F401  (registers everything)
+from visadapt.backbones.build import build_backbone  # noqa: E402
+from visadapt.runner.build import build_task  # noqa: E402,F401  (registers everything)
 
 
 def merge_to_file(adapter_dir: Path, out: Path) -> Path:
     meta = read_adapter_config(adapter_dir)
     if "backbone" not in meta:
         raise KeyError(f"{adapter_dir}: adapter_config.json has no 'backbone' entry to rebuild the base model from")
-    backbone = BACKBONES.build({**meta["backbone"], "num_classes": meta.get("num_classes", 0)})
-    load_adapter(backbone.model, adapter_dir)
-    merge(backbone.model, strict=True)
+    backbone = build_backbone(meta["backbone"], num_classes=meta.get("num_classes", 0))
+    load_adapter(backbone.adapted_model, adapter_dir)
+    merge(backbone.adapted_model, strict=True)
     return backbone.save_pretrained(out)
 
 

@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         from visadapt.runner.workdir import new_run_dir
-        from visadapt.tta.runner import format_table, load_tta_config, run_config
+        from visadapt.tta.config import load_tta_config, run_config
+        from visadapt.tta.evaluation import format_table
 
         cfg = load_tta_config(args.config, dict(args.cfg_options))
         work_root = Path(args.work_dir or Path("work_dirs") / Path(args.config).stem)

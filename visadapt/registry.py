@@ -60,13 +60,35 @@ class Registry:
         return factory(**kwargs)
 
 
+def accepted_arguments(factory: Callable) -> tuple[list[str], bool]:
+    """(the named arguments ``factory`` takes, whether it also takes any other name).
+
+    A class's ``**kwargs`` (by that name) is taken to be forwarded to its base class, whose arguments are then
+    followed up the MRO; any other ``**name`` (``**model_kwargs`` handed to timm, say) accepts every name.
+    """
+    if not inspect.isclass(factory):
+        params = inspect.signature(factory).parameters.values()
+        return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)], \
+            any(p.kind is p.VAR_KEYWORD for p in params)
+    names: list[str] = []
+    for klass in factory.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        params = list(inspect.signature(vars(klass)["__init__"]).parameters.values())[1:]  # without self
+        names += [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        var_kw = next((p for p in params if p.kind is p.VAR_KEYWORD), None)
+        if var_kw is None:
+            return list(dict.fromkeys(names)), False
+        if var_kw.name != "kwargs":
+            return list(dict.fromkeys(names)), True
+    return list(dict.fromkeys(names)), True
+
+
 def check_kwargs(factory: Callable, kwargs: dict, where: str) -> None:
     """Raise a ConfigError listing accepted arguments when ``kwargs`` has names ``factory`` does not take."""
-    target = factory.__init__ if inspect.isclass(factory) else factory
-    params = inspect.signature(target).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+    accepted, open_ended = accepted_arguments(factory)
+    if open_ended:
         return
-    accepted = [n for n, p in params.items() if n != "self" and p.kind is not inspect.Parameter.VAR_POSITIONAL]
     unknown = [k for k in kwargs if k not in accepted]
     if unknown:
         hints = []

@@ -4,4 +4,4 @@
 _base_ = ["../_base_/tta/shapes_c.py"]
 method = dict(type="eata", e_margin_factor=0.4, d_margin=0.05, fisher_alpha=2000.0, fisher_size=200,
               optimizer=dict(type="SGD", lr=0.00025, momentum=0.9))
-fisher_data = dict(type="ShapesDataset", task="shape", split="val200")
+source_data = dict(type="ShapesDataset", task="shape", split="val200")

@@ -24,10 +24,21 @@ def test_unknown_method_lists_registered(tiny_vit):
         A.inject(tiny_vit().model, dict(type="loar"))
 
 
-def test_same_module_twice_is_an_error(tiny_vit):
+def test_stacking_rule(tiny_vit):
+    """Stackable layers wrap each other (the later one outside, tensors apart); MoSA and VPT do not stack."""
     from visadapt.registry import ConfigError
 
     model = tiny_vit().model
-    A.inject(model, dict(type="lora"))
-    with pytest.raises(ConfigError, match="already wraps a lora"):
-        A.inject(model, dict(type="lora"))
+    A.inject(model, [dict(type="lora", r=4), dict(type="lora", r=2)])
+    outer = model.blocks[0].attn.qkv
+    assert outer.lora_A.shape[1] == 2 and outer.base_layer.lora_A.shape[1] == 4
+    keys = set(A.adapter_state_dict(model))
+    assert {"blocks.0.attn.qkv.lora_A", "blocks.0.attn.qkv.base_layer.lora_A"} <= keys
+    model = tiny_vit().model
+    A.inject(model, dict(type="mosa", hidden_dim=4))
+    with pytest.raises(ConfigError, match="does not stack"):
+        A.inject(model, dict(type="adaptformer", hidden_dim=4))
+    model = tiny_vit().model
+    A.inject(model, dict(type="lora", target_modules=["blocks.0.attn.qkv"]))
+    with pytest.raises(ConfigError, match="do not stack"):
+        A.inject(model, dict(type="mosa", hidden_dim=4, target_modules=["blocks.0.attn.qkv"], input_from=None))

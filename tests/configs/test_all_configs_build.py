@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from visadapt.runner import load_config
-from visadapt.runner.build import build_datamodule, build_task, data_inputs, trainer_kwargs
+from visadapt.runner.build import build_datamodule, build_task, data_facts, trainer_kwargs
 
 ROOT = Path(__file__).resolve().parents[2]
 # Training configs; benchmark/ and tta/ hold configs of other tools, checked by those tools' tests.
@@ -26,12 +26,12 @@ def test_config_builds(path):
     cfg = load_config(path)
     if path.stem in NEEDS_LOCAL_FILES:
         with pytest.raises(FileNotFoundError, match=NEEDS_LOCAL_FILES[path.stem]):
-            build_task(cfg, num_classes=100, class_names=[str(i) for i in range(100)], shots=1)
+            build_task(cfg, dict(num_classes=100, class_names=[str(i) for i in range(100)], shots=1))
             build_datamodule(cfg)
         return
     datamodule = build_datamodule(cfg)
     shots = getattr(datamodule.train_set, "shots", None)
     trainer_kwargs(cfg, shots)
-    task = build_task(cfg, datamodule.num_classes, **data_inputs(datamodule.train_set))
+    task = build_task(cfg, data_facts(datamodule))
     counts = task.parameter_counts()
     assert (counts["trainable"] == 0) == (path.stem in NOTHING_TRAINS) and counts["trainable"] <= counts["total"]

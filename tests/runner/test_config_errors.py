@@ -7,14 +7,14 @@ from tests.runner.helpers import TINY
 from tools import train as train_tool
 from visadapt.registry import ConfigError
 from visadapt.runner import load_config
-from visadapt.runner.build import build_datamodule, build_task, trainer_kwargs
-from visadapt.tasks.optim import build_optimizer
+from visadapt.runner.build import build_datamodule, build_task, data_facts, trainer_kwargs
+from visadapt.optim import build_model_optimizer
 
 
 def _build(cfg):
     """Everything tools/train.py builds before the Trainer starts, optimizer included."""
-    task = build_task(cfg, build_datamodule(cfg).num_classes)
-    return build_optimizer(task, cfg.optimizer.to_dict())
+    task = build_task(cfg, data_facts(build_datamodule(cfg)))
+    return build_model_optimizer(task, cfg.optimizer.to_dict())
 
 
 def test_unknown_top_level_key_suggests_the_right_one(tmp_path):

@@ -8,7 +8,8 @@ from safetensors.torch import load_file
 from tests.runner.helpers import TINY, only_run, results, tiny_base_weights, tool
 from visadapt import adapters as A
 from visadapt.runner import load_config
-from visadapt.runner.build import build_backbone
+from visadapt.backbones.build import build_backbone
+from visadapt.config import to_plain
 
 
 @pytest.mark.slow
@@ -20,7 +21,7 @@ def test_two_process_ddp_on_cpu(tmp_path):
     run = only_run(root)  # both processes wrote into one run directory
     assert results(run)["epochs"] == 2
     saved = load_file(str(run / "adapter" / "adapter.safetensors"))
-    backbone = build_backbone(load_config(TINY, {"backbone.pretrained": str(base)}), num_classes=8)
+    backbone = build_backbone(to_plain(load_config(TINY, {"backbone.pretrained": str(base)}).backbone), num_classes=8)
     A.load_adapter(backbone.model, run / "adapter")
     assert set(saved) == set(A.adapter_state_dict(backbone.model))
     assert any(torch.count_nonzero(v) for k, v in saved.items() if "lora_B" in k)  # trained, not the zero init

@@ -21,13 +21,22 @@ def test_steps_per_shot_and_epochs_by_shots():
         trainer_kwargs(Config(dict(few_shot_schedule=dict(max_steps=3))), shots=1)
 
 
-def test_tasks_get_class_names_shots_and_dataset_templates_they_accept():
-    from visadapt.runner.build import data_inputs, init_arguments
-    from visadapt.tasks import ClassificationTask, ProLIPTask
+def test_tasks_get_class_names_shots_and_dataset_templates_they_declare():
+    from visadapt.registry import accepted_arguments
+    from visadapt.runner.build import data_facts
+    from visadapt.tasks import ClassificationTask, ProLIPTask, SegmentationTask
 
     class Data:
-        class_names, shots, templates = ["a", "b"], 4, ["{} texture."]
+        num_classes = 2
 
-    assert data_inputs(Data()) == dict(class_names=["a", "b"], shots=4, templates=["{} texture."])
-    assert {"class_names", "shots", "templates", "reg_lambda"} <= init_arguments(ProLIPTask)  # through **kwargs
-    assert not {"class_names", "shots", "templates"} & init_arguments(ClassificationTask)
+        class train_set:
+            class_names, shots, templates = ["a", "b"], 4, ["{} texture."]
+
+    assert data_facts(Data()) == dict(num_classes=2, class_names=["a", "b"], shots=4, templates=["{} texture."])
+    accepted, open_ended = accepted_arguments(ProLIPTask)
+    assert {"class_names", "shots", "templates", "reg_lambda"} <= set(accepted) and not open_ended  # via **kwargs
+    assert set(ProLIPTask.data_inputs) <= set(accepted)
+    assert ClassificationTask.data_inputs == ("num_classes",) == SegmentationTask.data_inputs
+    # Only a classifier asks its backbone for a head; SAM and CLIP are built without num_classes.
+    assert ClassificationTask.backbone_inputs({"num_classes": 3}) == {"num_classes": 3}
+    assert SegmentationTask.backbone_inputs({"num_classes": 3}) == ProLIPTask.backbone_inputs({"num_classes": 3}) == {}

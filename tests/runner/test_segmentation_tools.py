@@ -15,7 +15,8 @@ from tools import test as test_tool  # noqa: E402
 from tools import train as train_tool  # noqa: E402
 from visadapt.backbones.sam import build_sam  # noqa: E402
 from visadapt.runner import load_config  # noqa: E402
-from visadapt.runner.build import build_backbone  # noqa: E402
+from visadapt.backbones.build import build_backbone  # noqa: E402
+from visadapt.config import to_plain  # noqa: E402
 
 CONFIG = ROOT / "tests" / "fixtures" / "tiny_sam_shadow.py"
 
@@ -23,7 +24,7 @@ CONFIG = ROOT / "tests" / "fixtures" / "tiny_sam_shadow.py"
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     torch.manual_seed(0)
-    return build_backbone(load_config(CONFIG), 2).save_pretrained(tmp_path_factory.mktemp("base") / "sam.safetensors")
+    return build_backbone(to_plain(load_config(CONFIG).backbone)).save_pretrained(tmp_path_factory.mktemp("base") / "sam.safetensors")
 
 
 @pytest.fixture(scope="module")

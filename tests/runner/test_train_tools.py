@@ -58,9 +58,10 @@ def test_merged_checkpoint_loads_in_plain_timm(trained, base, tmp_path):
     out = tmp_path / "merged.safetensors"
     assert merge_tool.main([str(trained / "adapter"), "--out", str(out)]) == 0
     from visadapt.runner import load_config
-    from visadapt.runner.build import build_backbone
+    from visadapt.backbones.build import build_backbone
+    from visadapt.config import to_plain
 
-    adapted = build_backbone(load_config(TINY, {"backbone.pretrained": str(base)}), num_classes=8).eval()
+    adapted = build_backbone(to_plain(load_config(TINY, {"backbone.pretrained": str(base)}).backbone), num_classes=8).eval()
     A.load_adapter(adapted.model, trained / "adapter")
     plain = timm.create_model("vit_tiny_patch16_224", pretrained=True, num_classes=8, img_size=16, patch_size=4,
                               depth=2, embed_dim=24, num_heads=2,

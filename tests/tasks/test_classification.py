@@ -25,7 +25,7 @@ def test_head_trains_with_every_method_and_checkpoint_keys(tiny_vit):
 
 def test_mosa_consistency_adds_the_symmetric_kl_of_two_stochastic_passes(tiny_vit, images):
     task = _task(tiny_vit, dict(type="mosa", hidden_dim=4, consistency_weight=0.5)).train()
-    assert task.consistency_weight == 0.5
+    assert [type(cb).__name__ for cb in task.configure_callbacks()] == ["MoSACallback"]  # brought by the adapter
     outputs = []
     task.backbone.register_forward_hook(lambda module, args, out: outputs.append(out))
     labels = torch.tensor([0, 1, 2])
@@ -33,6 +33,7 @@ def test_mosa_consistency_adds_the_symmetric_kl_of_two_stochastic_passes(tiny_vi
     first, second = outputs
     expected = torch.nn.functional.cross_entropy(first, labels) + 0.5 * symmetric_kl(first, second)
     torch.testing.assert_close(loss, expected)
+    assert _task(tiny_vit, dict(type="lora", r=2)).configure_callbacks() == []
 
 
 def test_non_finite_loss_raises_before_any_update(tiny_vit, images):

@@ -146,7 +146,7 @@ def test_prolip_search_draws_k_shots_of_the_val_split_and_never_reads_test(tmp_p
     task = ProLIPTask(backbone(), 3, CLASSES, shots=2, feature_views=2,
                       search=dict(split="val200", lrs=[1e-3], lambdas=[1.0, 0.0]),
                       optimizer=dict(type="Adam", lr=5e-3, eps=1e-4))
-    task.training_data(data, tmp_path)
+    task.prepare_fit(data, tmp_path)
     record = json.loads((tmp_path / "prolip_search.json").read_text())
     val = ShapesDataset("size", "val200", image_size=16, num_samples=60)
     validation = {k: record["validation"][k] for k in ("split", "shots", "seed")}

@@ -9,7 +9,7 @@ from torch import nn
 from visadapt.data.base import ImageDataset
 from visadapt.data.corruptions import CORRUPTIONS
 from visadapt.registry import ConfigError
-from visadapt.tta.runner import error_rate, format_table, run_stream
+from visadapt.tta.evaluation import error_rate, format_table, run_stream
 from visadapt.tta.stream import GRADUAL_FIRST, GRADUAL_LATER, Stream, StreamSpec
 
 

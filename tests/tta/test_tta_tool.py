@@ -59,10 +59,10 @@ def test_tool_end_to_end(tmp_path, weights):
     assert any(line.startswith("mean") and f"{results['mean_error']:.2f}" in line for line in lines)
 
 
-def test_tool_eata_with_fisher_data_and_mixed_order(tmp_path, weights, capsys):
+def test_tool_eata_with_source_data_and_mixed_order(tmp_path, weights, capsys):
     config = write_config(
         tmp_path, weights, method='dict(type="eata", fisher_size=16)',
-        extra='fisher_data = dict(type="ShapesDataset", task="shape", split="val200", num_samples=16, image_size=16)',
+        extra='source_data = dict(type="ShapesDataset", task="shape", split="val200", num_samples=16, image_size=16)',
     )
     assert load_tool().main([str(config), "--work-dir", str(tmp_path / "w"), "--no-progress",
                              "--cfg-options", "stream.order=mixed"]) == 0
@@ -80,7 +80,7 @@ def test_tool_eata_with_fisher_data_and_mixed_order(tmp_path, weights, capsys):
         (["stream.order=random"], "", "unknown order 'random'"),
         (["stream.reset=sometimes"], "", "reset"),
         (["method.lr=0.1"], "", "unknown argument(s) 'lr'"),
-        ([], 'fisher_data = dict(type="ShapesDataset", split="val200")', "only used by method 'eata'"),
+        ([], 'source_data = dict(type="ShapesDataset", split="val200")', "takes no source data (methods that do: eata)"),
     ],
 )
 def test_bad_config_is_a_one_line_error(tmp_path, weights, capsys, options, extra, message):
@@ -97,7 +97,7 @@ def test_bad_config_is_a_one_line_error(tmp_path, weights, capsys, options, extr
 def test_shipped_tta_configs_build(path):
     """Every configs/tta file loads and builds its method (ViDA from the model-zoo warm-up) and stream."""
     from visadapt.registry import TTA_METHODS
-    from visadapt.tta.runner import build_from_config, load_tta_config
+    from visadapt.tta.config import build_from_config, load_tta_config
 
     cfg = load_tta_config(path, {"stream.samples_per_domain": 8, "device": "cpu"})
     method, stream = build_from_config(cfg)

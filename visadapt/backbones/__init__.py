@@ -1,5 +1,5 @@
 """Backbone wrappers: upstream models (timm, open_clip, segment-anything, diffusers) built by name."""
-from visadapt.backbones.base import Backbone
+from visadapt.backbones.base import Backbone, ImageEncoder
 from visadapt.backbones.clip import OpenCLIPBackbone
 from visadapt.backbones.sam import SAMBackbone
 from visadapt.backbones.timm_backbone import TimmBackbone
@@ -7,6 +7,7 @@ from visadapt.backbones.weights import list_model_zoo, load_state_dict, model_zo
 
 __all__ = [
     "Backbone",
+    "ImageEncoder",
     "OpenCLIPBackbone",
     "SAMBackbone",
     "TimmBackbone",

@@ -1,8 +1,12 @@
-"""The contract every backbone wrapper honours.
+"""The contracts every backbone wrapper honours.
 
-A wrapper owns an *unmodified* upstream model in ``self.model`` (adapters target its module names, and a
-merged ``self.model.state_dict()`` loads back into the upstream library), plus the input normalisation, so
-images enter in [0, 1].
+``Backbone`` is the minimum: an *unmodified* upstream model (or a container of several, such as a diffusion
+pipeline's UNet, text encoder and VAE) in ``self.model``, the module adapters are injected into
+(``adapted_model``; their names are that module's own, and a merged ``state_dict()`` of it loads back into the
+upstream library), and named module-name patterns for targeting (``target_presets``).
+
+``ImageEncoder`` is the role of the classification / CLIP / SAM backbones on top: input normalisation inside
+(images enter in [0, 1]), ``forward`` and pooled ``forward_features``.
 """
 from __future__ import annotations
 
@@ -13,18 +17,32 @@ import torch
 from torch import nn
 
 
-class Backbone(nn.Module, abc.ABC):
-    """Base class: normalisation + the upstream model.
+class Backbone(nn.Module):
+    """Base class: the upstream model and where adapters go.
 
-    Subclasses set ``self.model``, ``num_features``, ``classifier_name`` (the head's module name inside
-    ``self.model``, or None) and ``target_presets`` (named module-name patterns such as ``qkv``).
+    Subclasses set ``self.model`` and may set ``target_presets`` (named module-name patterns such as ``qkv``) and
+    ``zoo_suffix`` (what ``save_pretrained`` writes: a file suffix, or "" for a folder).
     """
 
     model: nn.Module
+    target_presets: dict[str, list[str]] = {}
+    zoo_suffix = ".safetensors"
+
+    @property
+    def adapted_model(self) -> nn.Module:
+        """The module adapters are injected into, saved from and merged into."""
+        return self.model
+
+
+class ImageEncoder(Backbone, abc.ABC):
+    """An image backbone: normalisation + the upstream model.
+
+    Subclasses also set ``num_features`` and ``classifier_name`` (the head's module name inside ``self.model``, or
+    None).
+    """
+
     num_features: int
     classifier_name: str | None = None
-    target_presets: dict[str, list[str]] = {}
-    zoo_suffix = ".safetensors"  # what save_pretrained writes: a file, or "" for a folder
 
     def __init__(self, mean: Sequence[float], std: Sequence[float]):
         super().__init__()

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from visadapt.backbones.base import Backbone
+from visadapt.backbones.base import ImageEncoder
 from visadapt.backbones.clip_attention import split_attention as split_attention_modules
 from visadapt.backbones.weights import model_zoo_dir
 from visadapt.registry import BACKBONES, ConfigError
@@ -47,7 +47,7 @@ def resolve_clip_folder(pretrained: str | os.PathLike) -> Path | None:
 
 
 @BACKBONES.register()
-class OpenCLIPBackbone(Backbone):
+class OpenCLIPBackbone(ImageEncoder):
     """An unmodified open_clip ``CLIP`` in ``self.model``, its tokenizer, and optionally a zero-shot head.
 
     Args:
@@ -81,7 +81,6 @@ class OpenCLIPBackbone(Backbone):
         templates: Sequence[str] = ("a photo of a {}.",),
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
-        num_classes: int | None = None,
         split_attention: bool | Sequence[str] = False,
     ):
         open_clip = _open_clip()
@@ -130,8 +129,6 @@ class OpenCLIPBackbone(Backbone):
         self.register_buffer("class_embeddings", torch.empty(0, self.num_features), persistent=False)
         self.class_names: list[str] = []
         if class_names is not None:
-            if num_classes is not None and num_classes != len(class_names):
-                raise ConfigError(f"OpenCLIPBackbone: {len(class_names)} class_names but num_classes={num_classes}")
             self.set_classifier(class_names, templates)
 
     # -- encoders ------------------------------------------------------------------------------------------------

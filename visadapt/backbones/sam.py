@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
 
-from visadapt.backbones.base import Backbone
+from visadapt.backbones.base import ImageEncoder
 from visadapt.backbones.weights import load_state_dict, read_metadata, resolve_weights
 from visadapt.registry import BACKBONES, ConfigError
 
@@ -124,7 +124,7 @@ def predict_masks_per_image(decoder: nn.Module, embeddings: torch.Tensor, image_
 
 
 @BACKBONES.register()
-class SAMBackbone(Backbone):
+class SAMBackbone(ImageEncoder):
     """An unmodified ``segment_anything`` ``Sam`` in ``self.model``.
 
     Args:
@@ -138,7 +138,6 @@ class SAMBackbone(Backbone):
         encoder: ``ImageEncoderViT`` arguments overriding the variant (embed_dim, depth, num_heads, patch_size,
             window_size, global_attn_indexes, out_chans, ...).
         prompt_embed_dim, decoder: prompt/decoder width (256) and two-way transformer / IoU head sizes.
-        num_classes: what the runner passes every backbone; masks here are per prompt, so it is not used.
     """
 
     target_presets = SAM_TARGETS
@@ -147,7 +146,7 @@ class SAMBackbone(Backbone):
                  image_size: int | None = None, num_multimask_outputs: int | None = None,
                  encoder: dict | None = None, prompt_embed_dim: int = 256,
                  decoder: dict | None = None, mean: Sequence[float] | None = None,
-                 std: Sequence[float] | None = None, num_classes: int | None = None):
+                 std: Sequence[float] | None = None):
         path, meta = None, {}
         if checkpoint is not None:
             path = resolve_weights(checkpoint)

@@ -11,7 +11,7 @@ import timm
 import torch
 from safetensors.torch import save_file
 
-from visadapt.backbones.base import Backbone
+from visadapt.backbones.base import ImageEncoder
 from visadapt.backbones.weights import load_state_dict, read_metadata, resolve_weights
 from visadapt.registry import BACKBONES, ConfigError
 
@@ -26,7 +26,7 @@ VIT_TARGETS = {
 
 
 @BACKBONES.register()
-class TimmBackbone(Backbone):
+class TimmBackbone(ImageEncoder):
     """``timm.create_model(name, **model_kwargs)`` with normalisation inside.
 
     Args:

@@ -11,17 +11,10 @@ import visadapt.adapters  # noqa: F401  (registers adapter methods)
 import visadapt.backbones  # noqa: F401  (registers backbones)
 import visadapt.data  # noqa: F401  (registers datasets)
 import visadapt.tasks  # noqa: F401  (registers tasks)
+from visadapt.backbones.build import build_backbone
+from visadapt.config import to_plain
 from visadapt.data.datamodule import ImageDataModule
-from visadapt.registry import BACKBONES, TASKS, ConfigError, check_kwargs
-
-
-def to_plain(value: Any) -> Any:
-    """mmengine ConfigDicts to plain dicts/lists, so built objects and saved metadata hold plain types."""
-    if isinstance(value, dict):
-        return {k: to_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(to_plain(v) for v in value)
-    return value
+from visadapt.registry import TASKS, ConfigError, check_kwargs
 
 
 def build_datamodule(cfg: Config) -> ImageDataModule:
@@ -31,44 +24,36 @@ def build_datamodule(cfg: Config) -> ImageDataModule:
     return ImageDataModule(**data)
 
 
-def build_backbone(cfg: Config, num_classes: int) -> L.LightningModule:
-    backbone = to_plain(cfg.backbone)
-    if "num_classes" in backbone and backbone["num_classes"] != num_classes:
-        raise ConfigError(f"backbone.num_classes={backbone['num_classes']} but the dataset has {num_classes} classes")
-    return BACKBONES.build({**backbone, "num_classes": num_classes})
-
-
-def data_inputs(train_set: Any) -> dict[str, Any]:
-    """What a task may take from its training set: ``class_names`` (CLIP prompts), ``shots`` (few-shot recipes)
-    and ``templates`` (a dataset's own prompt templates, e.g. CoOp's per-dataset ones)."""
-    values = {name: getattr(train_set, name, None) for name in ("class_names", "shots", "templates")}
+def data_facts(datamodule: ImageDataModule) -> dict[str, Any]:
+    """What a task may take from its training set (see ``AdaptedTask.data_inputs``): ``num_classes``,
+    ``class_names`` (CLIP prompts), ``shots`` (few-shot recipes) and ``templates`` (a dataset's own prompt
+    templates, e.g. CoOp's per-dataset ones)."""
+    train_set = datamodule.train_set
+    values = {"num_classes": datamodule.num_classes,
+              **{name: getattr(train_set, name, None) for name in ("class_names", "shots", "templates")}}
     return {k: v for k, v in values.items() if v is not None}
 
 
-def init_arguments(cls: type) -> set[str]:
-    """Named constructor arguments of ``cls``, following ``**kwargs`` up to the base classes that take them."""
-    names: set[str] = set()
-    for klass in cls.__mro__:
-        params = inspect.signature(klass.__init__).parameters.values() if "__init__" in vars(klass) else []
-        names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-        if "__init__" in vars(klass) and not any(p.kind is p.VAR_KEYWORD for p in params):
-            break
-    return names
-
-
-def build_task(cfg: Config, num_classes: int, **from_data: Any) -> L.LightningModule:
-    """The config's task over a freshly built backbone; ``from_data`` (see :func:`data_inputs`) goes to tasks whose
-    constructor takes it, unless the task config sets it."""
+def build_task(cfg: Config, data: dict[str, Any]) -> L.LightningModule:
+    """The config's task over a freshly built backbone. The task class declares what it takes from the data
+    (``data_inputs``, unless the task config sets it) and what its backbone needs (``backbone_inputs``)."""
     task = to_plain(cfg.get("task", {"type": "ClassificationTask"}))
+    if not isinstance(task, dict) or "type" not in task:
+        raise ConfigError(f"task: expected a dict with a 'type' key (one of {TASKS.list()}), got {task!r}")
+    task_cls = TASKS.get(task["type"])
+    params = inspect.signature(task_cls).parameters
+    required = [k for k in task_cls.data_inputs if k in params and params[k].default is inspect.Parameter.empty]
+    missing = [k for k in required if k not in data and k not in task]
+    if missing:
+        raise ConfigError(f"task '{task['type']}' needs {', '.join(missing)} from the training set, which does not "
+                          "say; set it in the task config")
     parts = dict(
-        backbone=build_backbone(cfg, num_classes),
-        num_classes=num_classes,
+        backbone=build_backbone(to_plain(cfg.backbone), **task_cls.backbone_inputs(data)),
         adapter=to_plain(cfg.get("adapter")),
         optimizer=to_plain(cfg.get("optimizer")),
         scheduler=to_plain(cfg.get("scheduler")),
     )
-    accepted = init_arguments(TASKS.get(task["type"])) if task.get("type") in TASKS else set()
-    parts.update({k: v for k, v in from_data.items() if k in accepted and k not in task})
+    parts.update({k: data[k] for k in task_cls.data_inputs if k in data and k not in task})
     return TASKS.build(task, **parts)
 
 

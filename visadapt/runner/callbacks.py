@@ -49,4 +49,4 @@ class AdapterExport(L.Callback):
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero:
-            save_adapter(pl_module.backbone.model, self.directory, self.metadata)
+            save_adapter(pl_module.adapted_model, self.directory, self.metadata)

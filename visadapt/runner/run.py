@@ -13,9 +13,9 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from mmengine.config import Config
 
-from visadapt.adapters import load_adapter, load_adapter_state_dict
-from visadapt.adapters.mosa.callback import MoSACallback
-from visadapt.runner.build import build_datamodule, build_task, data_inputs, to_plain, trainer_kwargs
+from visadapt.adapters import load_adapter
+from visadapt.config import to_plain
+from visadapt.runner.build import build_datamodule, build_task, data_facts, trainer_kwargs
 from visadapt.runner.callbacks import AdapterExport, RNGStateCallback
 from visadapt.data.fewshot import FewShotDataset
 from visadapt.registry import check_kwargs
@@ -40,20 +40,21 @@ def train(cfg: Config, work_root: Path, resume: str | None = None) -> dict[str, 
     if isinstance(datamodule.train_set, FewShotDataset) and not is_launched_worker():
         # The exact support set, so that the run can be repeated (data.train.split_file=...) or compared.
         datamodule.train_set.save(run_dir / FEW_SHOT_SPLIT, source=to_plain(cfg.data.train.dataset))
-    task = build_task(cfg, datamodule.num_classes, **data_inputs(datamodule.train_set))
+    task = build_task(cfg, data_facts(datamodule))
     ckpt_dir = run_dir / "checkpoints"
     # One callback keeps last.ckpt current (what --resume continues): every epoch, or every
     # checkpoint.every_n_train_steps steps for few-shot runs whose epochs are a single step; another keeps the
     # best on val.
     ckpt_cfg = to_plain(cfg.get("checkpoint", {}))
-    check_kwargs(lambda monitor="val/acc", mode="max", every_n_train_steps=None: None, ckpt_cfg, where="checkpoint")
+    monitor, mode = task.monitor
+    check_kwargs(lambda monitor=monitor, mode=mode, every_n_train_steps=None: None, ckpt_cfg, where="checkpoint")
     every = ckpt_cfg.get("every_n_train_steps")
     checkpoints = [ModelCheckpoint(dirpath=ckpt_dir, filename=LAST_CHECKPOINT[:-5], monitor=None, save_top_k=1,
                                    enable_version_counter=False, every_n_train_steps=every,
                                    every_n_epochs=None if every else 1)]
     if datamodule.val_set is not None:
-        checkpoints.append(ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=ckpt_cfg.get("monitor", "val/acc"),
-                                           mode=ckpt_cfg.get("mode", "max"), save_top_k=1,
+        checkpoints.append(ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=ckpt_cfg.get("monitor", monitor),
+                                           mode=ckpt_cfg.get("mode", mode), save_top_k=1,
                                            enable_version_counter=False))
     metadata = {
         "backbone": to_plain(cfg.backbone),
@@ -64,12 +65,12 @@ def train(cfg: Config, work_root: Path, resume: str | None = None) -> dict[str, 
     trainer = L.Trainer(
         default_root_dir=run_dir,
         logger=[CSVLogger(run_dir, name="", version="logs"), TensorBoardLogger(run_dir, name="", version="tb")],
-        callbacks=[*checkpoints, RNGStateCallback(), MoSACallback(), AdapterExport(run_dir / "adapter", metadata)],
+        callbacks=[*checkpoints, RNGStateCallback(), AdapterExport(run_dir / "adapter", metadata)],
         **trainer_kwargs(cfg, shots),
     )
     start = time.perf_counter()
-    # Tasks that train on derived data (cached features) swap the training data; val / test stay on images.
-    fit_data = task.training_data(datamodule, run_dir)
+    # The task's own stage before fitting (a feature cache, a search); val / test stay on the original data.
+    fit_data = task.prepare_fit(datamodule, run_dir)
     trainer.fit(task, datamodule=fit_data, ckpt_path=ckpt_path, weights_only=True)
     fit_seconds = time.perf_counter() - start
     metrics = test_metrics(trainer, task, datamodule) if datamodule.test_set is not None else {}
@@ -102,18 +103,13 @@ def evaluate(cfg: Config, weights: str | Path, overlays: int = 0, out_dir: str |
     L.seed_everything(int(cfg.get("seed", 0)), verbose=False)
     datamodule = build_datamodule(cfg)
     shots = getattr(datamodule.train_set, "shots", None)
-    task = build_task(cfg, datamodule.num_classes, **data_inputs(datamodule.train_set))
+    task = build_task(cfg, data_facts(datamodule))
     weights = Path(weights)
     if weights.is_dir():
-        load_adapter(task.backbone.model, weights)
+        load_adapter(task.adapted_model, weights)
     elif weights.is_file():
         state = torch.load(weights, map_location="cpu", weights_only=True)["state_dict"]
-        prefix = "backbone.model."
-        load_adapter_state_dict(
-            task.backbone.model,
-            {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)},
-            source=str(weights),
-        )
+        task.load_adapter_checkpoint(state, source=str(weights))
     else:
         raise FileNotFoundError(f"no checkpoint file or adapter directory at {weights}")
     trainer = L.Trainer(logger=False, enable_checkpointing=False, **{

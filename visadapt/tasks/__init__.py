@@ -1,7 +1,8 @@
 """LightningModules, one per job family; they take already-built parts."""
 from visadapt.tasks.base import AdaptedTask, NonFiniteLossError
 from visadapt.tasks.classification import ClassificationTask
-from visadapt.tasks.clip_classification import CLIPClassificationTask, CLIPLinearProbeTask, ProLIPTask
+from visadapt.tasks.clip_classification import CLIPClassificationTask, CLIPLinearProbeTask
+from visadapt.tasks.prolip import ProLIPTask
 from visadapt.tasks.clip_contrastive import CLIPContrastiveTask
 from visadapt.tasks.segmentation import SegmentationTask
 

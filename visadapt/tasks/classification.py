@@ -5,7 +5,6 @@ import torch
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from visadapt.adapters.mosa import consistency_weight, symmetric_kl
 from visadapt.backbones.base import Backbone
 from visadapt.registry import TASKS
 from visadapt.tasks.base import AdaptedTask, adapter_configs
@@ -26,6 +25,13 @@ class ClassificationTask(AdaptedTask):
     Checkpoints hold only the trainable tensors (``AdaptedTask``).
     """
 
+    data_inputs = ("num_classes",)
+    monitor = ("val/acc", "max")
+
+    @classmethod
+    def backbone_inputs(cls, data):
+        return {"num_classes": data["num_classes"]}  # the new head
+
     def __init__(
         self,
         backbone: Backbone,
@@ -41,8 +47,6 @@ class ClassificationTask(AdaptedTask):
             if head and head not in c.modules_to_save and c.method != "full":
                 c.modules_to_save.append(head)
         super().__init__(backbone, configs, optimizer, scheduler)
-        # MoSA's regulariser: a second stochastic pass tied to the first by a symmetric KL (0 = off).
-        self.consistency_weight = consistency_weight(backbone.model)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
@@ -53,12 +57,9 @@ class ClassificationTask(AdaptedTask):
         return self.backbone(images)
 
     def objective(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(training loss, logits of the first pass): cross-entropy, plus MoSA's two-pass consistency term."""
+        """(training loss, logits): cross-entropy plus the terms the adapters add (MoSA's consistency)."""
         logits = self(images)
-        loss = self.criterion(logits, labels)
-        if self.consistency_weight > 0:
-            loss = loss + self.consistency_weight * symmetric_kl(logits, self(images))
-        return loss, logits
+        return self.criterion(logits, labels) + self.adapter_loss(self, images, logits), logits
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         images, labels = batch

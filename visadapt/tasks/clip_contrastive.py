@@ -17,7 +17,9 @@ class CLIPContrastiveTask(AdaptedTask):
     highest is its own text (an identical caption of another image in the batch counts too).
     """
 
-    def __init__(self, backbone: OpenCLIPBackbone, num_classes: int = 0, adapter: dict | list[dict] | None = None,
+    monitor = ("val/acc", "max")
+
+    def __init__(self, backbone: OpenCLIPBackbone, adapter: dict | list[dict] | None = None,
                  optimizer: dict | None = None, scheduler: dict | None = None):
         if not isinstance(backbone, OpenCLIPBackbone):
             raise ConfigError(f"CLIPContrastiveTask needs an OpenCLIPBackbone, got {type(backbone).__name__}")

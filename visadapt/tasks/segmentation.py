@@ -43,6 +43,9 @@ class SegmentationTask(AdaptedTask):
         ignore_index: mask value that no loss or metric counts.
     """
 
+    data_inputs = ("num_classes",)
+    monitor = ("val/dice", "max")
+
     def __init__(self, backbone: Backbone, num_classes: int, adapter: dict | list[dict] | None = None,
                  optimizer: dict | None = None, scheduler: dict | None = None, prompt: dict | None = None,
                  train_decoder: bool = True, loss: dict | None = None, ignore_index: int = IGNORE_INDEX):

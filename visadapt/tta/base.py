@@ -25,6 +25,7 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from visadapt.optim import build_optimizer
 from visadapt.registry import ConfigError
 from visadapt.tta.filters import build_filter
 
@@ -101,25 +102,6 @@ def use_batch_statistics(model: nn.Module) -> None:
             m.num_batches_tracked = None
 
 
-def build_optimizer(params: list, cfg: dict | None) -> torch.optim.Optimizer | None:
-    """``dict(type='SGD', lr=..., momentum=...)`` -> ``torch.optim.SGD(params, lr=..., momentum=...)``.
-
-    ``params`` may be a list of tensors or of param-group dicts (per-group ``lr`` etc.).
-    """
-    if not params:
-        return None
-    if not isinstance(cfg, dict) or "type" not in cfg:
-        raise ConfigError(f"optimizer: expected a dict with a 'type' key, got {cfg!r}")
-    kwargs = {k: v for k, v in cfg.items() if k != "type"}
-    cls = getattr(torch.optim, str(cfg["type"]), None)
-    if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
-        raise ConfigError(f"optimizer: unknown type '{cfg['type']}' (any torch.optim class, e.g. 'SGD', 'Adam')")
-    try:
-        return cls(params, **kwargs)
-    except TypeError as err:
-        raise ConfigError(f"optimizer '{cfg['type']}': {err}") from err
-
-
 # --------------------------------------------------------------------------------------------- base class
 class TTAMethod(nn.Module, abc.ABC):
     """Base class of every test-time adaptation method.
@@ -158,7 +140,8 @@ class TTAMethod(nn.Module, abc.ABC):
         self._tracked: dict[str, tuple[nn.Module, list[str] | None]] = {}
         self.configure_model()
         self.params = self.collect_params()
-        self.optimizer = build_optimizer(self.params, optimizer if optimizer is not None else self.default_optimizer)
+        optimizer = optimizer if optimizer is not None else self.default_optimizer
+        self.optimizer = build_optimizer(self.params, optimizer) if self.params else None
         self.track("model", self.model)
         self.init_copies()
         self._snapshot = self._take_snapshot()

@@ -83,6 +83,7 @@ class EATA(EntropyMethod):
 
     default_optimizer = dict(type="SGD", lr=0.00025, momentum=0.9)
     uses_fisher = True
+    source_data_argument = "fisher_data"  # what a TTA config's ``source_data`` feeds
 
     def __init__(
         self,
@@ -176,6 +177,7 @@ class ETA(EATA):
     ``reset_every=1000``."""
 
     uses_fisher = False
+    source_data_argument = None
 
     def __init__(self, model: nn.Module, **kwargs: Any):
         for key in ("fisher_alpha", "fisher", "fisher_data", "fisher_size"):

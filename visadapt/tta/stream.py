@@ -14,7 +14,7 @@ one pass, never reset. Orders:
   label shift; small alpha = strongly class-correlated, large alpha ~ i.i.d.); the slots are played one after
   the other, each slot's class pieces in random order.
 
-Reset policies (applied by :func:`visadapt.tta.runner.run_stream`, before a batch): ``"never"`` (the method
+Reset policies (applied by :func:`visadapt.tta.evaluation.run_stream`, before a batch): ``"never"`` (the method
 carries over through all domains), ``"domain"`` (reset when the domain changes; the domain change is
 signalled to the method), an int ``k`` (reset after every ``k`` updates), ``"episodic"`` (reset before every
 batch).

@@ -1,8 +1,9 @@
 """ViDA: homeostatic visual domain adapters (Liu, Yang et al., ICLR 2024; tta.md 1.5).
 
-The two adapters of every targeted Linear are built with the project's adapter API: two nested LoRA layers,
-``y = W x + b + s_low · U1 D1 x + s_high · U2 D2 x``. The outer LoRA (rank ``rank1``, default 1) is the low-rank
-adapter, the inner one (wrapping ``<target>.base_layer``, rank ``rank2``, default 128) the high-rank adapter. Both
+The two adapters of every targeted Linear are built with the project's adapter API: two stacked LoRA layers,
+``y = W x + b + s_low · U1 D1 x + s_high · U2 D2 x``. The high-rank LoRA (rank ``rank2``, default 128) is injected
+first and the low-rank one (rank ``rank1``, default 1) stacks on it (the outer wrapper; see the stacking rule in
+``visadapt.adapters.base``). Both
 have ``alpha = r`` (scale 1) and ``init='gaussian'`` (``A ~ N(0, 1/r)``, ``B = 0``; the reference draws
 ``A ~ N(0, 1/r^2)``, identical for r=1), so a warmed-up pair saved with ``visadapt.adapters.save_adapter`` loads
 with ``load_adapter`` (``adapter_dir``). :func:`vida_adapter_configs` gives the two configs.
@@ -14,31 +15,29 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from visadapt.adapters import adapter_state_dict, inject, injected_configs, load_adapter
+from visadapt.adapters import adapted_model, adapter_state_dict, inject, injected_configs, load_adapter, module_prefix
 from visadapt.adapters.lora.layer import LoRALinear
-from visadapt.backbones import Backbone, model_zoo_dir
+from visadapt.adapters.targeting import match_targets
+from visadapt.backbones import model_zoo_dir
 from visadapt.registry import TTA_METHODS, ConfigError
 from visadapt.tta.cotta import MeanTeacherMethod
 
-ATTENTION_CLASSES = ("Attention", "CrossAttention")
+# The Linear layers of every attention module (the reference's ``inject_trainable_vida`` rule on a timm ViT:
+# ``attn.qkv`` and ``attn.proj`` of every block), by module-name pattern.
+ATTENTION_LINEARS = ("re:(.*\\.)?attn\\.(qkv|proj)",)
 
 
-def attention_linear_names(model: nn.Module, classes: tuple[str, ...] = ATTENTION_CLASSES) -> list[str]:
-    """Qualified names of the ``nn.Linear`` children of modules whose class name is in ``classes`` (the reference's
-    ``inject_trainable_vida`` rule: ``attn.qkv`` and ``attn.proj`` of every timm ViT block)."""
-    out = []
-    for name, module in model.named_modules():
-        if type(module).__name__ in classes:
-            out += [f"{name}.{c}" if name else c for c, child in module.named_children() if isinstance(child, nn.Linear)]
-    return out
+def attention_linear_names(model: nn.Module, patterns: tuple[str, ...] = ATTENTION_LINEARS) -> list[str]:
+    """Names of the ``nn.Linear`` modules matching ``patterns``."""
+    return [n for n in match_targets(model, patterns, where="vida") if isinstance(model.get_submodule(n), nn.Linear)]
 
 
 def vida_adapter_configs(targets: list[str], rank1: int = 1, rank2: int = 128) -> list[dict]:
-    """The adapter configs of ViDA for ``inject``/``tools/train.py``: low-rank LoRA on ``targets``, then high-rank
-    LoRA on ``<target>.base_layer`` (inside the low-rank wrapper). Order matters: low first."""
+    """The adapter configs of ViDA for ``inject``/``tools/train.py``: high-rank LoRA on ``targets``, then the
+    low-rank LoRA stacked on it (the outer layer). Order matters: high first."""
     return [
+        dict(type="lora", r=rank2, alpha=float(rank2), init="gaussian", target_modules=list(targets)),
         dict(type="lora", r=rank1, alpha=float(rank1), init="gaussian", target_modules=list(targets)),
-        dict(type="lora", r=rank2, alpha=float(rank2), init="gaussian", target_modules=[f"{t}.base_layer" for t in targets]),
     ]
 
 
@@ -137,9 +136,10 @@ class ViDA(MeanTeacherMethod):
 
     # ------------------------------------------------------------------ setup
     def configure_model(self) -> None:
-        # Adapters live on the timm model inside a visadapt Backbone (where tools/train.py exports them from), so
-        # a warm-up run's export loads here unchanged; names below are relative to that model.
-        host, prefix = (self.model.model, "model.") if isinstance(self.model, Backbone) else (self.model, "")
+        # Adapters live in the backbone's adapted model (where tools/train.py exports them from), so a warm-up
+        # run's export loads here unchanged; names below are relative to that model.
+        host = adapted_model(self.model)
+        prefix = module_prefix(self.model, host)
         if self.adapter_dir is not None:
             load_adapter(host, resolve_adapter_dir(self.adapter_dir))
         elif not injected_configs(host):

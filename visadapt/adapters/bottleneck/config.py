@@ -36,6 +36,7 @@ class BottleneckConfig(AdapterConfig):
     """
 
     layer_cls: ClassVar = BottleneckAdapterLayer
+    mergeable: ClassVar[bool] = False
 
     hidden_dim: int = 8
     act: str = "gelu"

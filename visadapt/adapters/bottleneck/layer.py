@@ -54,9 +54,10 @@ class BottleneckAdapterLayer(AdapterLayer):
         return sources
 
     def _capture(self, module: nn.Module, args: tuple[Any, ...]) -> None:
-        self._stream = args[0]
+        if self.enabled:
+            self._stream = args[0]
 
-    def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+    def adapted_forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
         y = self.base_layer(x, *args, **kwargs)
         if not self.parallel:
             return y + self.scale * self.adapter(y)

@@ -28,6 +28,7 @@ class PromptContext(nn.Module):
     def __init__(self, ctx: torch.Tensor):
         super().__init__()
         self.ctx = nn.Parameter(ctx)
+        self.enabled = True  # off: the task uses its hand-written templates
         self._tokens: dict[tuple[str, ...], torch.Tensor] = {}
 
     @property
@@ -66,6 +67,7 @@ class CoOpConfig(AdapterConfig):
     hand-written template). Only the class-token position ``end`` with a shared context is built."""
 
     method: ClassVar[str] = "coop"
+    mergeable: ClassVar[bool] = False  # the context is a module of its own, not foldable into the weights
     n_ctx: int = 16
     ctx_init: str = ""
     init_std: float = 0.02
@@ -100,9 +102,18 @@ class CoOpConfig(AdapterConfig):
     def owned_parameters(self, model: nn.Module) -> list[str]:
         return [f"{CONTEXT_ATTR}.ctx"] + super().owned_parameters(model)
 
+    def in_place_parameters(self, model: nn.Module) -> list[str]:
+        return [n for n in super().in_place_parameters(model) if not n.startswith(CONTEXT_ATTR + ".")]
+
+    def set_enabled(self, model: nn.Module, enabled: bool) -> None:
+        super().set_enabled(model, enabled)
+        getattr(model, CONTEXT_ATTR).enabled = enabled
+
 
 def prompt_context(model: nn.Module) -> PromptContext | None:
-    return getattr(model, CONTEXT_ATTR, None)
+    """The model's learnt prompt context, if it has one that is switched on."""
+    context = getattr(model, CONTEXT_ATTR, None)
+    return context if context is not None and context.enabled else None
 
 
 __all__ = ["CoOpConfig", "PromptContext", "prompt_context"]

@@ -24,12 +24,14 @@ class LoRALinear(AdapterLayer):
 
     adapter_param_names: ClassVar[tuple[str, ...]] = ("lora_A", "lora_B")
     mergeable: ClassVar[bool] = True
+    additive: ClassVar[bool] = True
 
     def __init__(self, base_layer: nn.Module, config: "LoRAConfig"):
-        if not isinstance(base_layer, nn.Linear):
-            raise ConfigError(f"lora targets nn.Linear layers; got {type(base_layer).__name__}")
         super().__init__(base_layer, config)
-        out_features, in_features = base_layer.weight.shape
+        linear = self.get_base_layer()
+        if not isinstance(linear, nn.Linear):
+            raise ConfigError(f"lora targets nn.Linear layers; got {type(linear).__name__}")
+        out_features, in_features = linear.weight.shape
         if config.qkv_slices is None:
             chunk_ids, width = [0], out_features
         else:
@@ -39,7 +41,7 @@ class LoRALinear(AdapterLayer):
             chunk_ids = [("q", "k", "v").index(s) for s in config.qkv_slices]
         self.scale = config.scale
         self.dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
-        factory = dict(device=base_layer.weight.device, dtype=base_layer.weight.dtype)
+        factory = dict(device=linear.weight.device, dtype=linear.weight.dtype)
         self.lora_A = nn.Parameter(torch.empty(len(chunk_ids), config.r, in_features, **factory))
         self.lora_B = nn.Parameter(torch.zeros(len(chunk_ids), width, config.r, **factory))
         self.chunk_ids, self.width = chunk_ids, width
@@ -59,7 +61,7 @@ class LoRALinear(AdapterLayer):
         h = torch.einsum("...i,sri->...sr", self.dropout(x), self.lora_A)
         return torch.einsum("...sr,sor->...so", h, self.lora_B) * self.scale
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def adapted_forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.base_layer(x)
         delta = self.delta(x)
         chunks = list(y.split(self.width, dim=-1))
@@ -71,12 +73,11 @@ class LoRALinear(AdapterLayer):
         """``s · B_j A_j`` per slice, [slices, width, in]."""
         return torch.bmm(self.lora_B, self.lora_A) * self.scale
 
-    def merge(self) -> nn.Module:
-        delta = self.delta_weight().to(self.base_layer.weight.dtype)
+    def delta_fold(self, sign: int) -> None:
+        weight = self.get_base_layer().weight
+        delta = self.delta_weight().to(weight.dtype)
         if not torch.isfinite(delta).all():
             raise ValueError("lora merge: the update contains non-finite values; refusing to corrupt the weights")
-        with torch.no_grad():
-            rows = self.base_layer.weight.split(self.width, dim=0)
-            for j, chunk in enumerate(self.chunk_ids):
-                rows[chunk].add_(delta[j])
-        return self.base_layer
+        rows = weight.split(self.width, dim=0)
+        for j, chunk in enumerate(self.chunk_ids):
+            rows[chunk].add_(delta[j], alpha=sign)

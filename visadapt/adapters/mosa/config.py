@@ -17,6 +17,7 @@ from torch import nn
 from visadapt.adapters.base import register_adapter
 from visadapt.adapters.bottleneck.config import AdaptFormerConfig, BottleneckConfig
 from visadapt.adapters.mosa.layer import MoSALayer, layer_key
+from visadapt.adapters.mosa.loss import symmetric_kl
 from visadapt.layers.bottleneck import ACTIVATIONS
 from visadapt.registry import ConfigError
 
@@ -49,14 +50,16 @@ class MoSAConfig(BottleneckConfig):
             so AdamW still decays their moments, moves them by their momentum and applies weight decay.
             ``False``: they are frozen for that step (value and optimiser state unchanged), as N separate
             parameters whose gradient is None would be under PyTorch >= 2; needs
-            ``visadapt.adapters.mosa.attach_optimizer`` (or ``MoSACallback``).
+            ``visadapt.adapters.mosa.attach_optimizer`` (or ``MoSACallback``, which ``training_callbacks`` gives
+            every training run).
         consistency_weight: weight of the symmetric-KL consistency loss between two stochastic forward passes
-            per training step (reference: 1.0); 0 disables the second pass. Read by the task (see
-            ``visadapt.adapters.mosa.consistency_weight`` and ``symmetric_kl``), not by the layers.
+            per training step (reference: 1.0); 0 disables the second pass. Added to a task's loss through
+            ``loss_terms``, not by the layers.
     """
 
     method: ClassVar[str] = "mosa"
     layer_cls: ClassVar = MoSALayer
+    mergeable: ClassVar[bool] = False
     default_targets: ClassVar[tuple[str, ...]] = ("blocks.*.mlp",)
 
     hidden_dim: int = 16
@@ -104,6 +107,17 @@ class MoSAConfig(BottleneckConfig):
             # Partition, W0 and draws depend on the module name, so a re-injected model rebuilds them exactly.
             model.get_submodule(name).adapter.set_layer_key(layer_key(name))
         return names
+
+    def training_callbacks(self) -> list:
+        from visadapt.adapters.mosa.callback import MoSACallback  # imports Lightning: only for training
+
+        return [MoSACallback()]
+
+    def loss_terms(self, forward, inputs, outputs) -> dict:
+        """The consistency regulariser: a second stochastic pass tied to the first by a symmetric KL."""
+        if self.consistency_weight <= 0:
+            return {}
+        return {"mosa_consistency": self.consistency_weight * symmetric_kl(outputs, forward(inputs))}
 
     def plain_config(self) -> AdaptFormerConfig:
         """The plain bottleneck adapter the merged model is: same width, placement, norm, act, scale, dropout."""

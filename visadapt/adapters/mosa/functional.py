@@ -21,7 +21,8 @@ def merge_subadapters(model: nn.Module) -> nn.Module:
     same width, placement, norm, activation, scale and dropout), shared by the layers it produced, so marking,
     ``save_adapter``/``load_adapter`` and ``count_parameters`` then treat the model as a plain adapter model.
     (``visadapt.adapters.merge`` refuses MoSA with ``strict=True`` and leaves it alone with ``strict=False``, as it
-    does for every bottleneck adapter: the result is still a module, not folded into the base weights.)
+    does for every bottleneck adapter: the result is still a module, not folded into the base weights.) The plain
+    layers start in the MoSA layers' on/off state.
     """
     configs: list[AdapterConfig] = injected_configs(model)
     plain: dict[int, AdapterConfig] = {}
@@ -33,7 +34,9 @@ def merge_subadapters(model: nn.Module) -> nn.Module:
         if cfg is None:  # a layer built outside ``inject``: give it a config of its own
             cfg = plain[id(layer.config)] = layer.config.plain_config()
         parent, attr = get_parent(model, name)
-        setattr(parent, attr, layer.merge(cfg))
+        plain_layer = layer.to_plain_layer(cfg)
+        plain_layer.set_enabled(layer.enabled)
+        setattr(parent, attr, plain_layer)
     set_injected_configs(model, configs)
     mark_trainable(model)
     return model

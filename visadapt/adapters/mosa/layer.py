@@ -248,11 +248,12 @@ class MoSALayer(BottleneckAdapterLayer):
     """The plain adapter placement (parallel on ``input_from``'s input, or sequential) with ``A`` a
     :class:`SplitBottleneck`.
 
-    Not ``mergeable`` in the project's sense (it cannot be folded into the base weights); ``merge()`` returns the
-    equivalent plain :class:`BottleneckAdapterLayer` (see ``visadapt.adapters.mosa.merge_subadapters``).
+    Not ``mergeable`` in the project's sense (it cannot be folded into the base weights); ``to_plain_layer()``
+    returns the equivalent plain :class:`BottleneckAdapterLayer` (see ``visadapt.adapters.mosa.merge_subadapters``).
     """
 
     mergeable: ClassVar[bool] = False
+    stackable: ClassVar[bool] = False
 
     def build_adapter(self, dim: int, config: "MoSAConfig") -> nn.Module:
         adapter = SplitBottleneck(dim, config.hidden_dim, config.act, config.dropout, config.layer_norm,
@@ -263,9 +264,9 @@ class MoSALayer(BottleneckAdapterLayer):
             adapter.to(device=ref.device)
         return adapter
 
-    # -- merge ------------------------------------------------------------------------------------------------------
+    # -- merging the sub-adapters -------------------------------------------------------------------------------------
     @torch.no_grad()
-    def merge(self, config: "BottleneckConfig | None" = None) -> BottleneckAdapterLayer:
+    def to_plain_layer(self, config: "BottleneckConfig | None" = None) -> BottleneckAdapterLayer:
         """The plain bottleneck adapter layer computing the merged average (same params and FLOPs as an AdaptFormer
         adapter of this width). Its ``config`` is ``config`` or ``self.config.plain_config()``; pass one shared
         config for all layers of a model so that the model's config list owns them (``merge_subadapters`` does).

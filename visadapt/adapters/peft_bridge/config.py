@@ -158,25 +158,53 @@ class PeftConfig(AdapterConfig):
                     names += [f"{prefix}.{p}" for p, _ in item.named_parameters()]
         return names + [n for n in super().owned_parameters(model) if n not in names]
 
-    def merge_model(self, model: nn.Module) -> nn.Module:
-        """Fold this adapter into the base weights with PEFT's own ``merge`` and put the base layers back.
+    def in_place_parameters(self, model: nn.Module) -> list[str]:
+        """Only ``modules_to_save``: the tuner tensors live in PEFT's layers, which switch themselves off."""
+        tuner = set(self.owned_parameters(model)) - set(super().owned_parameters(model))
+        return [n for n in super().in_place_parameters(model) if n not in tuner]
 
-        The hook ``visadapt.adapters.merge`` is meant to call (until it does, use ``peft_bridge.merge``). Leaves
-        the upstream module tree (no ``base_layer`` levels, no PEFT modules). Raises TypeError, before changing
-        anything, when a layer cannot merge (its PEFT class has no ``merge``) or holds other PEFT adapters.
-        """
+    def set_enabled(self, model: nn.Module, enabled: bool) -> None:
+        """PEFT's own switch (``BaseTunerLayer.enable_adapters``); it also sets requires_grad, so the trainable
+        set is marked again when the layers come back on."""
+        for _, layer in self.tuner_layers(model):
+            layer.enable_adapters(enabled)
+        super().set_enabled(model, enabled)
+        if enabled:
+            from visadapt.adapters.functional import mark_trainable
+
+            mark_trainable(model)
+
+    def check_mergeable(self, model: nn.Module) -> list[tuple[str, nn.Module]]:
+        """This config's tuner layers; TypeError when one cannot merge (its PEFT class has no ``merge``) or holds
+        other PEFT adapters, raised before anything changes."""
         from peft.tuners.tuners_utils import BaseTunerLayer
 
         layers = self.tuner_layers(model)
-        for name, layer in layers:  # check everything first: a refused merge leaves the model untouched
+        for name, layer in layers:
             others = sorted(set(layer._get_available_adapters()) - {self.adapter_name})
             if others:
                 raise TypeError(f"peft merge: {name} also holds PEFT adapters {others}; cannot unwrap it")
             if type(layer).merge is BaseTunerLayer.merge:
                 raise TypeError(f"peft {self.peft_type} layers ({type(layer).__name__}) cannot be folded into "
                                 "the base weights")
-        for name, layer in layers:
+        return layers
+
+    def merge(self, model: nn.Module) -> None:
+        """PEFT's own ``merge`` (safe: refuses non-finite weights); PEFT refuses a second merge itself."""
+        for _, layer in self.check_mergeable(model):
+            if layer.merged:
+                raise ConfigError(f"adapter 'peft': already merged; a second merge would add the update twice")
             layer.merge(safe_merge=True, adapter_names=[self.adapter_name])
+
+    def unmerge(self, model: nn.Module) -> None:
+        for name, layer in self.tuner_layers(model):
+            if not layer.merged:
+                raise ConfigError(f"adapter 'peft': layer '{name}' is not merged")
+            layer.unmerge()
+
+    def unload(self, model: nn.Module) -> None:
+        """Put PEFT's base layers back (no ``base_layer`` levels, no PEFT modules), as its ``merge_and_unload``."""
+        for name, layer in self.tuner_layers(model):
             parent, attr = get_parent(model, name)
             setattr(parent, attr, layer.get_base_layer())
         configs = getattr(model, "peft_config", None)
@@ -184,4 +212,3 @@ class PeftConfig(AdapterConfig):
             configs.pop(self.adapter_name, None)
             if not configs:
                 del model.peft_config
-        return model

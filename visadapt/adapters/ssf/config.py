@@ -7,9 +7,8 @@ from typing import ClassVar
 
 from torch import nn
 
-from visadapt.adapters.base import AdapterConfig, AdapterLayer, register_adapter
+from visadapt.adapters.base import AdapterConfig, register_adapter
 from visadapt.adapters.ssf.layer import ScaleShift
-from visadapt.adapters.targeting import get_parent, match_targets
 from visadapt.registry import ConfigError
 
 INITS = ("normal", "identity")
@@ -51,16 +50,11 @@ class SSFConfig(AdapterConfig):
         if self.init not in INITS:
             raise ConfigError(f"ssf: init must be one of {INITS}, got '{self.init}'")
 
-    def inject(self, model: nn.Module) -> list[str]:
-        names = match_targets(model, self.target_modules, self.exclude_modules, where="adapter 'ssf'")
-        names = [n for n in names if not isinstance(model.get_submodule(n), nn.Identity)]
-        for name in names:
-            parent, attr = get_parent(model, name)
-            module = getattr(parent, attr)
-            if isinstance(module, AdapterLayer):
-                raise ConfigError(f"adapter 'ssf': module '{name}' already wraps a {module.config.method}")
-            layer = ScaleShift(module, self).train(module.training)
-            if self.init == "normal":
-                layer.reset_parameters(std=0.02)
-            setattr(parent, attr, layer)
-        return names
+    def select_targets(self, model: nn.Module, names: list[str]) -> list[str]:
+        return [n for n in names if not isinstance(model.get_submodule(n), nn.Identity)]
+
+    def build_layer(self, module: nn.Module, name: str, index: int) -> ScaleShift:
+        layer = ScaleShift(module, self)
+        if self.init == "normal":
+            layer.reset_parameters(std=0.02)
+        return layer

@@ -7,8 +7,8 @@ from typing import ClassVar
 
 from torch import nn
 
-from visadapt.adapters.base import AdapterConfig, AdapterLayer, register_adapter
-from visadapt.adapters.targeting import get_parent, match_targets
+from visadapt.adapters.base import AdapterConfig, register_adapter
+from visadapt.adapters.targeting import get_parent
 from visadapt.adapters.vpt.layer import PromptedBlock
 from visadapt.registry import ConfigError
 
@@ -32,6 +32,7 @@ class VPTConfig(AdapterConfig):
 
     method: ClassVar[str] = "vpt"
     layer_cls: ClassVar = PromptedBlock
+    mergeable: ClassVar[bool] = False
     # A regex, since the glob 'blocks.*' would also match every module inside the blocks.
     default_targets: ClassVar[tuple[str, ...]] = (r"re:blocks\.\d+",)
 
@@ -46,8 +47,8 @@ class VPTConfig(AdapterConfig):
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"vpt: dropout must be in [0, 1), got {self.dropout}")
 
-    def inject(self, model: nn.Module) -> list[str]:
-        names = match_targets(model, self.target_modules, self.exclude_modules, where="adapter 'vpt'")
+    def select_targets(self, model: nn.Module, names: list[str]) -> list[str]:
+        """The first targeted block (shallow) or all of them, in order; they must be items of one container."""
         containers = {name.rpartition(".")[0] for name in names}
         container = containers.pop() if len(containers) == 1 else ""
         is_blocks = all(name.rpartition(".")[2].isdigit() for name in names)
@@ -56,18 +57,27 @@ class VPTConfig(AdapterConfig):
                 f"vpt: targets must be transformer blocks, items of one container such as 'blocks' (default "
                 f"{self.default_targets[0]!r}); got {names[:4]}"
             )
-        vit, _ = get_parent(model, container)
-        offset, dim, bound = _prompt_geometry(vit)
-        names = sorted(names, key=lambda n: int(n.rpartition(".")[2]))[: None if self.deep else 1]
-        for i, name in enumerate(names):
-            parent_module, attr = get_parent(model, name)
-            block = getattr(parent_module, attr)
-            if isinstance(block, AdapterLayer):
-                raise ConfigError(f"adapter 'vpt': module '{name}' already wraps a {block.config.method}")
-            layer = PromptedBlock(block, self, dim=dim, offset=offset, insert=i == 0, bound=bound)
-            setattr(parent_module, attr, layer.train(block.training))
-        vit.num_prefix_tokens = offset + self.num_tokens
+        self._vit_name = container.rpartition(".")[0]  # the ViT owning the blocks
+        self._geometry = _prompt_geometry(get_parent(model, container)[0])
+        return sorted(names, key=lambda n: int(n.rpartition(".")[2]))[: None if self.deep else 1]
+
+    def build_layer(self, module: nn.Module, name: str, index: int) -> PromptedBlock:
+        offset, dim, bound = self._geometry
+        return PromptedBlock(module, self, dim=dim, offset=offset, insert=index == 0, bound=bound)
+
+    def inject(self, model: nn.Module) -> list[str]:
+        names = super().inject(model)
+        self.set_prefix_tokens(model, self.num_tokens)
         return names
+
+    def set_prefix_tokens(self, model: nn.Module, prompts: int) -> None:
+        vit = model.get_submodule(self._vit_name) if self._vit_name else model
+        vit.num_prefix_tokens = self._geometry[0] + prompts
+
+    def set_enabled(self, model: nn.Module, enabled: bool) -> None:
+        """Switched off, the blocks see no prompts and the ViT's pooling counts its own prefix tokens again."""
+        super().set_enabled(model, enabled)
+        self.set_prefix_tokens(model, self.num_tokens if enabled else 0)
 
 
 def _prompt_geometry(vit: nn.Module) -> tuple[int, int, float]:

@@ -21,6 +21,7 @@ class PromptedBlock(AdapterLayer):
     """
 
     adapter_param_names: ClassVar[tuple[str, ...]] = ("prompt",)
+    stackable: ClassVar[bool] = False
 
     def __init__(self, base_layer: nn.Module, config: "VPTConfig", dim: int, offset: int, insert: bool, bound: float):
         super().__init__(base_layer, config)
@@ -30,7 +31,7 @@ class PromptedBlock(AdapterLayer):
         nn.init.uniform_(self.prompt, -bound, bound)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+    def adapted_forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
         # Expanded before dropout: each image gets its own dropout mask, as in the reference code.
         prompt = self.dropout(self.prompt.to(x.dtype).expand(x.shape[0], -1, -1))
         rest = x[:, self.offset + (0 if self.insert else self.prompt.shape[0]):]

@@ -1,7 +1,7 @@
 """The procedural, offline "shapes world": scenes of coloured, textured shapes that give classification tasks
 now and captions, instance / shadow / class masks for segmentation, and videos of moving objects."""
 from .caption import caption
-from .captions import CAPTION_TASKS, ShapesCaptionDataset
+from .caption_dataset import CAPTION_TASKS, ShapesCaptionDataset
 from .dataset import ShapesDataset
 from .render import move_scene, render_background, render_layers, render_scene, render_video
 from .scene import BACKGROUNDS, COLORS, SHAPES, TEXTURES, Background, Scene, Shadow, ShapeObject

@@ -1,4 +1,4 @@
-"""Running a TTA method over a stream, and loading TTA run configs.
+"""Running a TTA method over a stream online, and its error tables.
 
 :func:`run_stream` is a plain loop with a tqdm progress bar, not a Lightning loop: online TTA adapts inside
 the forward pass, and Lightning's evaluation loops (``inference_mode``, ``model.eval()`` at the start) get in
@@ -8,32 +8,12 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import torch
-from mmengine.config import Config
 from tqdm import tqdm
 
-from visadapt.registry import ConfigError
-from visadapt.runner.config import load_config
 from visadapt.tta.stream import Stream
-
-# Top-level keys a TTA config may have; helper variables must start with an underscore.
-TTA_TOP_LEVEL_KEYS = {
-    "backbone": "the source model, dict(type='TimmBackbone', name=..., pretrained=...)",
-    "method": "the TTA method, dict(type='tent', optimizer=dict(...), ...)",
-    "stream": "the test stream (visadapt.tta.StreamSpec fields: domains, severities, order, reset, ...)",
-    "fisher_data": "EATA only: clean data for the Fisher information, a DATASETS config dict",
-    "fisher_batch_size": "EATA only: batch size of the fisher_data loader (default: the stream's batch size)",
-    "seed": "global seed (int)",
-    "device": "'cpu', 'cuda' or 'auto' (default)",
-}
-
-
-def load_tta_config(path: str | Path, cfg_options: dict[str, Any] | None = None) -> Config:
-    """``Config.fromfile`` + ``--cfg-options``; unknown top-level keys raise a ConfigError listing the valid ones."""
-    return load_config(path, cfg_options, keys=TTA_TOP_LEVEL_KEYS, required=("backbone", "method"))
 
 
 def top1_errors(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -121,59 +101,3 @@ def format_table(errors: dict[str, float], mean: float, title: str = "") -> str:
     lines += [f"{d:<{width}}  {e:8.2f}" for d, e in errors.items()]
     lines += [f"{'-' * width}  --------", f"{'mean':<{width}}  {mean:8.2f}"]
     return "\n".join(lines)
-
-
-def build_from_config(cfg: Config) -> tuple[torch.nn.Module, Stream]:
-    """(method, stream) of a loaded TTA config: the source backbone (head size from the stream's base
-    dataset), ``build_tta_method(model, cfg.method)`` (EATA gets a ``fisher_data`` loader) and the stream."""
-    import visadapt.backbones  # noqa: F401  (registers backbones)
-    import visadapt.data  # noqa: F401  (registers datasets)
-    from visadapt.registry import DATASETS
-    from visadapt.runner.build import build_backbone, to_plain
-    from visadapt.tta import build_tta_method
-
-    torch.manual_seed(int(cfg.get("seed", 0)))
-    stream = Stream(to_plain(cfg.get("stream", {})))
-    model = build_backbone(cfg, stream.num_classes)
-    device = resolve_device(cfg.get("device", "auto"))
-    model = model.to(device).eval()
-    method_cfg = to_plain(cfg.method)
-    if not isinstance(method_cfg, dict) or "type" not in method_cfg:
-        raise ConfigError(f"method: expected dict(type=..., ...), got {method_cfg!r}")
-    if cfg.get("fisher_data") is not None:
-        if method_cfg["type"] != "eata":
-            raise ConfigError(f"fisher_data is only used by method 'eata', not '{method_cfg['type']}'")
-        fisher_set = DATASETS.build(to_plain(cfg.fisher_data))
-        batch_size = int(cfg.get("fisher_batch_size") or stream.spec.batch_size)
-        loader = torch.utils.data.DataLoader(fisher_set, batch_size=batch_size, shuffle=False)
-        method_cfg["fisher_data"] = lambda: ((x.to(device), y) for x, y in loader)
-    method = build_tta_method(model, method_cfg)
-    return method.to(device), stream
-
-
-def resolve_device(device: str | None) -> torch.device:
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError as err:
-        raise ConfigError(f"device: {err}") from None
-
-
-def run_config(cfg: Config, progress: bool = True) -> dict[str, Any]:
-    """Build a loaded TTA config's method and stream, run it, and return the results ``tools/tta.py`` writes:
-    per-domain errors, mean, the stream protocol, method / backbone configs, seed and the timings of
-    :func:`run_stream`."""
-    from visadapt.runner.build import to_plain
-
-    method, stream = build_from_config(cfg)
-    out = run_stream(method, stream, progress=progress)
-    return {
-        "errors": out.pop("errors"),
-        "mean_error": out.pop("mean_error"),
-        "protocol": stream.spec.protocol(),
-        "method": to_plain(cfg.method),
-        "backbone": to_plain(cfg.backbone),
-        "seed": int(cfg.get("seed", 0)),
-        **out,
-    }

@@ -1,4 +1,7 @@
-"""Loading OpenMMLab-style Python configs (``_base_`` inheritance, ``--cfg-options``) and checking their keys."""
+"""Loading OpenMMLab-style Python configs (``_base_`` inheritance, ``--cfg-options``) and checking their keys.
+
+Below both the training runner and test-time adaptation: each tool passes its own schema of top-level keys.
+"""
 from __future__ import annotations
 
 import difflib
@@ -9,7 +12,7 @@ from mmengine.config import Config
 
 from visadapt.registry import ConfigError
 
-# Top-level keys a run config may have; helper variables must start with an underscore.
+# Top-level keys a training config may have; helper variables must start with an underscore.
 TOP_LEVEL_KEYS = {
     "backbone": "the backbone to build, dict(type=..., name=..., pretrained=...)",
     "adapter": "the adaptation method(s), dict(type=...) or a list of them",
@@ -61,3 +64,12 @@ def check_top_level(
     for key in required:
         if key not in cfg:
             raise ConfigError(f"{where}: missing required key '{key}' ({keys[key]})")
+
+
+def to_plain(value: Any) -> Any:
+    """mmengine ConfigDicts to plain dicts/lists, so built objects and saved metadata hold plain types."""
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_plain(v) for v in value)
+    return value

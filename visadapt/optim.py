@@ -1,4 +1,4 @@
-"""Optimisers and learning-rate schedules built from config dicts, over trainable parameters only."""
+"""Optimisers and learning-rate schedules built from config dicts (shared by the tasks and test-time adaptation)."""
 from __future__ import annotations
 
 import math
@@ -16,25 +16,41 @@ def param_groups(named_params: Iterable[tuple[str, nn.Parameter]], weight_decay:
     for _, p in named_params:
         if p.requires_grad:
             (no_decay if p.ndim <= 1 else decay).append(p)
-    groups = [g for g in ({"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0})
-              if g["params"]]
-    if not groups:
-        raise ConfigError("optimizer: the model has no trainable parameters (check the adapter config)")
-    return groups
+    return [g for g in ({"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0})
+            if g["params"]]
 
 
-def build_optimizer(model: nn.Module, cfg: dict[str, Any]) -> torch.optim.Optimizer:
-    """``dict(type='AdamW', lr=..., weight_decay=...)``: any ``torch.optim`` class by name."""
-    cfg = dict(cfg)
-    name = cfg.pop("type", None)
+def optimizer_class(name: Any) -> type[torch.optim.Optimizer]:
     cls = getattr(torch.optim, str(name), None)
     if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
         valid = sorted(n for n in dir(torch.optim) if isinstance(getattr(torch.optim, n), type)
                        and issubclass(getattr(torch.optim, n), torch.optim.Optimizer) and n != "Optimizer")
         raise ConfigError(f"optimizer.type '{name}' is not a torch.optim optimizer; valid: {', '.join(valid)}")
-    check_kwargs(cls, {"params": None, **cfg}, where=f"optimizer '{name}'")
-    weight_decay = cfg.pop("weight_decay", 0.0)
-    return cls(param_groups(model.named_parameters(), weight_decay), **cfg)
+    return cls
+
+
+def build_optimizer(params: Iterable, cfg: dict[str, Any] | None) -> torch.optim.Optimizer:
+    """``dict(type='AdamW', lr=..., ...)``: any ``torch.optim`` class by name, over ``params`` (tensors or
+    param-group dicts with their own ``lr``/``weight_decay``)."""
+    if not isinstance(cfg, dict) or "type" not in cfg:
+        raise ConfigError(f"optimizer: expected a dict with a 'type' key, got {cfg!r}")
+    kwargs = {k: v for k, v in cfg.items() if k != "type"}
+    cls = optimizer_class(cfg["type"])
+    check_kwargs(cls, {"params": None, **kwargs}, where=f"optimizer '{cfg['type']}'")
+    params = list(params)
+    if not params:
+        raise ConfigError("optimizer: nothing to optimise (no trainable parameters; check the adapter config)")
+    try:
+        return cls(params, **kwargs)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"optimizer '{cfg['type']}': {err}") from err
+
+
+def build_model_optimizer(model: nn.Module, cfg: dict[str, Any]) -> torch.optim.Optimizer:
+    """:func:`build_optimizer` over ``model``'s trainable parameters, ``weight_decay`` only on >= 2-D tensors."""
+    cfg = dict(cfg)
+    groups = param_groups(model.named_parameters(), cfg.pop("weight_decay", 0.0))
+    return build_optimizer(groups, cfg)
 
 
 def warmup_cosine(step: int, total_steps: int, warmup_steps: int, min_lr_ratio: float) -> float:
