@@ -6,29 +6,57 @@ import torch
 
 from tests.conftest import TINY_KWARGS
 from visadapt.adapters import match_targets
-from visadapt.backbones import Backbone, TimmBackbone, read_metadata
+from visadapt.backbones import Backbone, ImageEncoder, TimmBackbone, read_metadata
 from visadapt.registry import ConfigError
 
+def _clip():
+    from tests.backbones.test_clip import TINY_CLIP
+    from visadapt.backbones import OpenCLIPBackbone
+
+    return OpenCLIPBackbone(model_cfg=TINY_CLIP, class_names=["a", "b", "c", "d"]), TINY_CLIP["vision_cfg"]["image_size"]
+
+
+def _sam():
+    from tests.backbones.test_sam import TINY
+    from visadapt.backbones import SAMBackbone
+
+    return SAMBackbone(**TINY), TINY["image_size"]
+
+
+# Every backbone kind, as timm's own model tests run over every model: (builder -> (backbone, input size)).
 BACKBONE_CASES = {
-    "vit": lambda: TimmBackbone("vit_tiny_patch16_224", num_classes=4, **TINY_KWARGS),
-    "resnet": lambda: TimmBackbone("resnet18", num_classes=4),
+    "vit": lambda: (TimmBackbone("vit_tiny_patch16_224", num_classes=4, **TINY_KWARGS), 16),
+    "resnet": lambda: (TimmBackbone("resnet18", num_classes=4), 16),
+    "clip": _clip,
+    "sam": _sam,
 }
 
 
 @pytest.mark.parametrize("case", list(BACKBONE_CASES))
-def test_contract(case, images):
+def test_contract(case, tmp_path):
+    """Backbone: the adapted model is the upstream model, unmodified (the wrapper adds no persistent state), and
+    its presets name real injection points; ImageEncoder: images in [0, 1], normalisation inside, pooled
+    features of ``num_features``; save_pretrained writes what the same class loads back."""
+    if case in ("clip", "sam"):
+        pytest.importorskip({"clip": "open_clip", "sam": "segment_anything"}[case])
     torch.manual_seed(0)
-    backbone = BACKBONE_CASES[case]().eval()
-    assert isinstance(backbone, Backbone)
-    logits = backbone(images)
-    assert logits.shape == (len(images), 4)
-    assert backbone.forward_features(images).shape == (len(images), backbone.num_features)
-    assert backbone.classifier_name in dict(backbone.model.named_modules())
-    # Normalisation lives in the wrapper, outside the upstream state dict.
+    backbone, size = BACKBONE_CASES[case]()
+    backbone.eval()
+    images = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(1))
+    assert isinstance(backbone, Backbone) and isinstance(backbone, ImageEncoder)
+    assert backbone.adapted_model is backbone.model
     assert set(backbone.state_dict()) == {f"model.{k}" for k in backbone.model.state_dict()}
-    torch.testing.assert_close(backbone.model(backbone.normalize(images)), logits)
     for patterns in backbone.target_presets.values():
-        assert match_targets(backbone.model, patterns)  # every preset names real injection points
+        assert match_targets(backbone.adapted_model, patterns)  # every preset names real injection points
+    features = backbone.forward_features(images)
+    assert features.shape == (len(images), backbone.num_features) and torch.isfinite(features).all()
+    shifted = backbone.forward_features(images * 0.5)  # images enter in [0, 1]; normalisation is the wrapper's
+    assert not torch.allclose(shifted, features)
+    if backbone.classifier_name is not None:
+        assert backbone.classifier_name in dict(backbone.model.named_modules())
+        torch.testing.assert_close(backbone.model(backbone.normalize(images)), backbone(images))
+    saved = backbone.save_pretrained(tmp_path / f"{case}{backbone.zoo_suffix}")
+    assert saved.exists()
 
 
 def test_save_pretrained_round_trip_and_head_swap(tmp_path, images):

@@ -17,7 +17,8 @@ NEEDS_LOCAL_FILES = {"lora_vit_b16_in21k_vtab1k_cifar100": "vit_base_patch16_224
                      **{f"{m}_vit_b16_coop": "open_clip_pytorch_model.bin"
                         for m in ("clip_lora", "prolip", "coop", "linear_probe", "zero_shot")},
                      "prolip_vit_b16_coop_fewval": "open_clip_pytorch_model.bin",
-                     "lora_sam_vit_b_folder": "sam_vit_b_01ec64.pth"}
+                     "lora_sam_vit_b_folder": "sam_vit_b_01ec64.pth",
+                     "lora_cat_sd15_folder": "stable-diffusion-v1-5"}
 NOTHING_TRAINS = {"zero_shot_clip_tiny_shapes", "source_sam_tiny_shapes_shadow", "source_sam_tiny_shapes_objects"}
 
 

@@ -202,9 +202,10 @@ class AdapterConfig:
         return [n for n in self.owned_parameters(model) if n not in in_layers]
 
     def record_base_values(self, model: nn.Module) -> None:
-        """Keep the injection-time values of the parameters trained in place (what switching off restores)."""
-        params = dict(model.named_parameters())
-        self._base_values = {n: params[n].detach().clone() for n in self.in_place_parameters(model)}
+        """Keep the injection-time values of the tensors trained in place (what switching off restores)."""
+        tensors = {**dict(model.named_parameters()), **dict(model.named_buffers())}
+        names = self.in_place_parameters(model) + self.owned_buffers(model)
+        self._base_values = {n: tensors[n].detach().clone() for n in names}
 
     # -- switching off, merging -------------------------------------------------------------------------------
     def set_enabled(self, model: nn.Module, enabled: bool) -> None:
@@ -214,12 +215,12 @@ class AdapterConfig:
             layer.set_enabled(enabled)
         enabled_now = getattr(self, "_enabled", True)
         if enabled_now != enabled and self._base_values:
-            params = dict(model.named_parameters())
+            tensors = {**dict(model.named_parameters()), **dict(model.named_buffers())}
             with torch.no_grad():
                 for name, saved in self._base_values.items():
-                    param = params[name]
-                    current = param.detach().clone()
-                    param.copy_(saved.to(param.device, param.dtype))
+                    tensor = tensors[name]
+                    current = tensor.detach().clone()
+                    tensor.copy_(saved.to(tensor.device, tensor.dtype))
                     self._base_values[name] = current
         self._enabled = enabled
 

@@ -5,12 +5,16 @@ from .corruptions import CORRUPTIONS, CIFAR10CDataset, CorruptedDataset, ImageNe
 from .digits import DigitsDataset
 from .fewshot import FewShotDataset, draw_few_shot
 from .folder import FGVCJsonDataset, ImageFolderDataset, VTABListDataset
+from .prompts import PromptDataset
 from .segmentation import MaskFolderDataset, SegmentationDataset
 from .shapes import (SHAPES_TASKS, ShapesCaptionDataset, ShapesDataset, ShapesSegmentationDataset, caption, render_scene,
                      render_video)
+from .subject_folder import SubjectFolderDataset
 from .transforms import build_transforms
 
 __all__ = [
+    "PromptDataset",
+    "SubjectFolderDataset",
     "COOP_DATASETS",
     "COOP_TEMPLATES",
     "CORRUPTIONS",

@@ -9,7 +9,6 @@ import lightning as L
 import numpy as np
 import torch
 
-from visadapt.adapters import save_adapter
 
 
 class RNGStateCallback(L.Callback):
@@ -49,4 +48,4 @@ class AdapterExport(L.Callback):
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero:
-            save_adapter(pl_module.adapted_model, self.directory, self.metadata)
+            pl_module.export_adapter(self.directory, self.metadata)

@@ -5,7 +5,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import lightning as L
 import torch
@@ -26,8 +26,9 @@ from visadapt.runner.workdir import LAST_CHECKPOINT, RUN_DIR_ENV, is_launched_wo
 FEW_SHOT_SPLIT = "few_shot_split.json"
 
 
-def train(cfg: Config, work_root: Path, resume: str | None = None) -> dict[str, Any]:
-    """Fit, validate and test one config; returns (and writes to ``results.json``) the final metrics."""
+def train(cfg: Config, work_root: Path, resume: str | None = None, callbacks: Sequence[L.Callback] = ()) -> dict[str, Any]:
+    """Fit, validate and test one config; returns (and writes to ``results.json``) the final metrics. ``callbacks``
+    join the run's own (a caller's progress report, say)."""
     run_dir, ckpt_path = resolve_run(Path(work_root), resume)
     os.environ[RUN_DIR_ENV] = str(run_dir)
     seed = int(cfg.get("seed", 0))
@@ -65,7 +66,7 @@ def train(cfg: Config, work_root: Path, resume: str | None = None) -> dict[str, 
     trainer = L.Trainer(
         default_root_dir=run_dir,
         logger=[CSVLogger(run_dir, name="", version="logs"), TensorBoardLogger(run_dir, name="", version="tb")],
-        callbacks=[*checkpoints, RNGStateCallback(), AdapterExport(run_dir / "adapter", metadata)],
+        callbacks=[*checkpoints, RNGStateCallback(), AdapterExport(run_dir / "adapter", metadata), *callbacks],
         **trainer_kwargs(cfg, shots),
     )
     start = time.perf_counter()

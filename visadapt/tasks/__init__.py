@@ -5,6 +5,7 @@ from visadapt.tasks.clip_classification import CLIPClassificationTask, CLIPLinea
 from visadapt.tasks.prolip import ProLIPTask
 from visadapt.tasks.clip_contrastive import CLIPContrastiveTask
 from visadapt.tasks.segmentation import SegmentationTask
+from visadapt.tasks.text_to_image import AutoencoderTask, TextToImageTask
 
 __all__ = ["AdaptedTask", "CLIPClassificationTask", "CLIPContrastiveTask", "CLIPLinearProbeTask", "ClassificationTask",
-           "NonFiniteLossError", "ProLIPTask", "SegmentationTask"]
+           "NonFiniteLossError", "ProLIPTask", "SegmentationTask", "AutoencoderTask", "TextToImageTask"]

@@ -23,6 +23,7 @@ from visadapt.adapters import (
     injected_configs,
     load_adapter_state_dict,
     module_prefix,
+    save_adapter,
 )
 from visadapt.adapters.base import AdapterConfig
 from visadapt.backbones.base import Backbone
@@ -76,12 +77,17 @@ class AdaptedTask(L.LightningModule):
         as cached features, build it here); validation and test stay on the original data."""
         return datamodule
 
+    def export_adapter(self, directory: Path, metadata: dict[str, Any]) -> None:
+        """Write the adapter-only export (``adapter.safetensors`` + ``adapter_config.json``; tasks may add their
+        ecosystem's formats beside it)."""
+        save_adapter(self.adapted_model, directory, metadata)
+
     def configure_callbacks(self) -> list[L.Callback]:
-        """The callbacks the injected adapters need (MoSA: its draw counters in checkpoints)."""
+        """The callbacks the injected adapters need (see ``AdapterConfig.training_callbacks``)."""
         return [cb for config in injected_configs(self.adapted_model) for cb in config.training_callbacks()]
 
     def adapter_loss(self, forward: Any, inputs: Any, outputs: torch.Tensor) -> torch.Tensor | float:
-        """The training-loss terms the injected adapters add (MoSA: a two-pass consistency term), summed."""
+        """The training-loss terms the injected adapters add (see ``AdapterConfig.loss_terms``), summed."""
         return sum(adapter_loss_terms(self.adapted_model, forward, inputs, outputs).values(), 0.0)
 
     def check_finite(self, loss: torch.Tensor) -> None:

@@ -57,13 +57,17 @@ class BottleneckAdapterLayer(AdapterLayer):
         if self.enabled:
             self._stream = args[0]
 
-    def adapted_forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        y = self.base_layer(x, *args, **kwargs)
+    def adapted_forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        out = self.base_layer(x, *args, **kwargs)
+        # Attention modules in nn.MultiheadAttention's style return (output, weights): adapt the output.
+        y, rest = (out[0], tuple(out[1:])) if isinstance(out, tuple) else (out, None)
         if not self.parallel:
-            return y + self.scale * self.adapter(y)
-        if not self._sources:
-            return y + self.scale * self.adapter(x)
-        if self._stream is None:
+            h = y
+        elif not self._sources:
+            h = x
+        elif self._stream is None:
             raise RuntimeError("parallel adapter: the input source did not run before the adapted module")
-        stream, self._stream = self._stream, None
-        return y + self.scale * self.adapter(stream)
+        else:
+            h, self._stream = self._stream, None
+        y = y + self.scale * self.adapter(h)
+        return y if rest is None else (y, *rest)

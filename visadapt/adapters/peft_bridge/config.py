@@ -3,9 +3,10 @@
 The tuner maths is PEFT's; this file only chooses the modules (with visadapt's patterns and loud no-match
 errors), builds PEFT's config class, injects through PEFT's functional API (``inject_adapter_in_model``; for
 tuners whose layers share tensors made by the tuner object, such as VeRA, ``get_peft_model``, whose wrapper is
-dropped: the layers keep references to what they share), and
-tells visadapt which parameters are the adapter's (structurally: the per-adapter entries of each
-``BaseTunerLayer``'s ``adapter_layer_names``).
+dropped: the layers keep references to what they share), tells visadapt which parameters are the adapter's
+(structurally: the per-adapter entries of each ``BaseTunerLayer``'s ``adapter_layer_names``), and maps visadapt's
+switch-off / merge / unmerge / unload steps onto PEFT's own (``enable_adapters``, ``merge``, ``unmerge``,
+``get_base_layer``).
 """
 from __future__ import annotations
 

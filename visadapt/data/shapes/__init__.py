@@ -4,8 +4,9 @@ from .caption import caption
 from .caption_dataset import CAPTION_TASKS, ShapesCaptionDataset
 from .dataset import ShapesDataset
 from .render import move_scene, render_background, render_layers, render_scene, render_video
-from .scene import BACKGROUNDS, COLORS, SHAPES, TEXTURES, Background, Scene, Shadow, ShapeObject
+from .scene import BACKGROUNDS, COLORS, SHAPES, SUBJECT_TEXTURES, TEXTURES, Background, Scene, Shadow, ShapeObject
 from .segmentation import ShapesSegmentationDataset
+from .subject import ShapesSubjectDataset
 from .tasks import SHAPES_TASKS, ShapesTask, sample_background, sample_object
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "COLORS",
     "SHAPES",
     "SHAPES_TASKS",
+    "SUBJECT_TEXTURES",
     "TEXTURES",
     "Background",
     "Scene",
@@ -22,6 +24,7 @@ __all__ = [
     "ShapesCaptionDataset",
     "ShapesDataset",
     "ShapesSegmentationDataset",
+    "ShapesSubjectDataset",
     "ShapesTask",
     "caption",
     "move_scene",

@@ -25,6 +25,12 @@ def _join(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
+def background_phrase(kind: str) -> str:
+    """``"a dark background"``: how captions name a background kind."""
+    words = f"{_BACKGROUND_WORDS[kind]} background"
+    return f"{_article(words)} {words}"
+
+
 def caption(scene: Scene) -> str:
     """Objects grouped by (texture, colour, shape) in order of first appearance, then the background."""
     groups: dict[tuple[str, str, str], int] = {}

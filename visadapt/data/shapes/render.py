@@ -82,6 +82,7 @@ _PATTERNS = {
     "stripes": lambda fu, fv: np.floor(fu).astype(np.int32) % 2 == 1,
     "dots": _dots,
     "checker": lambda fu, fv: (np.floor(fu).astype(np.int32) + np.floor(fv).astype(np.int32)) % 2 == 1,
+    "rings": lambda fu, fv: np.floor(2 * np.sqrt(fu * fu + fv * fv)).astype(np.int32) % 2 == 1,
 }
 
 

@@ -24,6 +24,9 @@ COLORS: dict[str, RGB] = {
     "pink": (255, 140, 195),
 }
 TEXTURES = ("solid", "stripes", "dots", "checker")
+# Textures the world can paint but no task draws and no caption names: personalization subjects the pretrained
+# models have never seen (kept apart so that TEXTURES, and every task's draws, stay as they were).
+SUBJECT_TEXTURES = ("rings",)
 BACKGROUNDS = ("dark", "light", "gradient", "noise")
 
 
@@ -48,7 +51,7 @@ class ShapeObject:
     def __post_init__(self) -> None:
         _check(self.shape, SHAPES, "shape")
         _check(self.color, COLORS, "color")
-        _check(self.texture, TEXTURES, "texture")
+        _check(self.texture, TEXTURES + SUBJECT_TEXTURES, "texture")
         if not 0.0 < self.size <= 1.0:
             raise ConfigError(f"shapes scene: object size (radius) must be in (0, 1], got {self.size}")
 

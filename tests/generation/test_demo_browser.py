@@ -1,0 +1,62 @@
+"""The demo driven end to end in a real headless Chromium (Debian's package; playwright only drives it): train the
+example subject for a few steps with the progress bar showing, then generate with it and see the images."""
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gradio")
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if Path(p).exists()),
+                shutil.which("chromium"))
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
+                                                   "(apt-get install --no-install-recommends chromium)")]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def demo(tiny_sd_folder, tmp_path):
+    from visadapt.demo.app import build_app
+
+    app = build_app(str(tiny_sd_folder), tmp_path / "runs", max_steps=5)
+    port = free_port()
+    app.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}", tmp_path / "runs"
+    app.close()
+
+
+def test_train_then_generate_in_a_browser(demo, tmp_path):
+    url, runs = demo
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 1600})
+        page.goto(url)
+        page.get_by_label("use the offline example subject").check()
+        steps = page.get_by_label("number input for training steps")
+        steps.fill("2")
+        steps.press("Enter")
+        page.get_by_role("button", name="Train").click()
+        page.locator(".progress-text, .eta-bar, .progress-level").first.wait_for(timeout=60_000)  # the progress bar
+        page.wait_for_function("() => [...document.querySelectorAll('textarea')].some(e => e.value.startsWith('Done'))"
+                               " || document.querySelector('.toast-body') !== null", timeout=240_000)
+        assert "Done" in page.get_by_label("status").input_value(), page.locator(".toast-body").all_inner_texts()
+        page.get_by_role("tab", name="Generate").click()
+        sample_steps = page.get_by_label("number input for steps")
+        sample_steps.fill("2")
+        sample_steps.press("Enter")
+        page.get_by_role("button", name="Generate").click()
+        page.locator("[data-testid='gallery'] img, .gallery img, .thumbnail-item img").first.wait_for(timeout=120_000)
+        page.screenshot(path=str(tmp_path / "demo.png"), full_page=True)
+        browser.close()
+    run = next(runs.glob("zwx_*/*/adapter/pytorch_lora_weights.safetensors"))
+    assert (run.parent.parent / "results.json").is_file()
