@@ -10,13 +10,13 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from mmengine.config import Config
 
 from visadapt.adapters import load_adapter
 from visadapt.config import to_plain
 from visadapt.runner.build import build_datamodule, build_task, data_facts, trainer_kwargs
-from visadapt.runner.callbacks import AdapterExport, RNGStateCallback
+from visadapt.runner.callbacks import AdapterExport, FlushLogsOnCheckpoint, RNGStateCallback
+from visadapt.runner.loggers import run_loggers
 from visadapt.data.fewshot import FewShotDataset
 from visadapt.registry import check_kwargs
 from visadapt.segmentation.overlay import save_overlays
@@ -64,8 +64,9 @@ def train(cfg: Config, work_root: Path, resume: str | None = None) -> dict[str, 
     }
     trainer = L.Trainer(
         default_root_dir=run_dir,
-        logger=[CSVLogger(run_dir, name="", version="logs"), TensorBoardLogger(run_dir, name="", version="tb")],
-        callbacks=[*checkpoints, RNGStateCallback(), AdapterExport(run_dir / "adapter", metadata)],
+        logger=run_loggers(run_dir, resume_step(ckpt_path)),
+        callbacks=[*checkpoints, RNGStateCallback(), FlushLogsOnCheckpoint(),
+                   AdapterExport(run_dir / "adapter", metadata)],
         **trainer_kwargs(cfg, shots),
     )
     start = time.perf_counter()
@@ -88,6 +89,14 @@ def train(cfg: Config, work_root: Path, resume: str | None = None) -> dict[str, 
         (run_dir / "results.json").write_text(json.dumps(results, indent=2))
         print_table(results)
     return results
+
+
+def resume_step(ckpt_path: Path | None) -> int | None:
+    """The logging step a resumed run continues from: rows and events logged after it are logged again."""
+    if ckpt_path is None:
+        return None
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True)
+    return int(state["loops"]["fit_loop"]["epoch_loop.state_dict"]["_batches_that_stepped"])
 
 
 def test_metrics(trainer: L.Trainer, task: L.LightningModule, datamodule: Any) -> dict[str, float]:
