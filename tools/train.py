@@ -9,9 +9,8 @@ from mmengine.config import DictAction
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from visadapt.registry import ConfigError  # noqa: E402
-from visadapt.runner import load_config, train  # noqa: E402
-from visadapt.tasks import NonFiniteLossError  # noqa: E402
+from visadapt.cli import USER_ERRORS, fail  # noqa: E402
+from visadapt.config import load_config  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,12 +30,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.seed is not None:
         options["seed"] = args.seed
     try:
-        cfg = load_config(args.config, options)
+        cfg = load_config(args.config, options)  # before importing Lightning: a bad config is reported at once
+        if args.resume not in (None, "auto") and not Path(args.resume).is_file():
+            raise FileNotFoundError(f"--resume: checkpoint not found: {args.resume}")
+        from visadapt.runner import train
+
         work_root = Path(args.work_dir or Path("work_dirs") / Path(args.config).stem)
         train(cfg, work_root, resume=args.resume)
-    except (ConfigError, FileNotFoundError, NonFiniteLossError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    except USER_ERRORS as err:
+        return fail(err)
     return 0
 
 
