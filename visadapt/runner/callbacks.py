@@ -1,15 +1,13 @@
 """Lightning callbacks visadapt adds to every run."""
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
-import torch
 
 from visadapt.adapters import save_adapter
+from visadapt.rng import rng_state, set_rng_state
 
 
 class RNGStateCallback(L.Callback):
@@ -21,23 +19,10 @@ class RNGStateCallback(L.Callback):
     """
 
     def state_dict(self) -> dict[str, Any]:
-        kind, keys, pos, has_gauss, cached = np.random.get_state()
-        return {
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "python": random.getstate(),
-            "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                      "has_gauss": int(has_gauss), "cached": float(cached)},
-        }
+        return rng_state()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        torch.set_rng_state(state["torch"])
-        if state["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda"])
-        random.setstate(state["python"])
-        np_state = state["numpy"]
-        np.random.set_state(("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"],
-                             np_state["has_gauss"], np_state["cached"]))
+        set_rng_state(state)
 
 
 class AdapterExport(L.Callback):

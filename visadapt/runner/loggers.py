@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +17,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 
-
-def replace_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``: a kill leaves the old or the new
-    file, never a half-written one."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+from visadapt import atomic
 
 
 class HistoryKeepingWriter(ExperimentWriter):
@@ -58,7 +47,7 @@ class HistoryKeepingWriter(ExperimentWriter):
         writer = csv.DictWriter(text, fieldnames=self.metrics_keys)
         writer.writeheader()
         writer.writerows(self.rows)
-        replace_atomically(Path(self.metrics_file_path), text.getvalue())
+        atomic.write_text(self.metrics_file_path, text.getvalue())
 
 
 class RunCSVLogger(CSVLogger):

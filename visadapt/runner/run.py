@@ -11,6 +11,7 @@ import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from mmengine.config import Config
 
+from visadapt import atomic
 from visadapt.adapters import load_adapter
 from visadapt.backbones.weights import load_state_dict, load_torch_file
 from visadapt.config import to_plain
@@ -38,7 +39,7 @@ def train(cfg: Config, work_root: Path, resume: str | None = None) -> dict[str, 
     # Until training starts, a failure (a bad value in the config) takes the new run directory with it.
     with removed_on_error(created):
         if not is_launched_worker():
-            cfg.dump(str(run_dir / "config.py"))
+            atomic.write_text(run_dir / "config.py", cfg.pretty_text)
 
         datamodule = build_datamodule(cfg)
         shots = getattr(datamodule.train_set, "shots", None)
@@ -91,7 +92,7 @@ def train(cfg: Config, work_root: Path, resume: str | None = None) -> dict[str, 
         "metrics": metrics,
     }
     if trainer.is_global_zero:
-        (run_dir / "results.json").write_text(json.dumps(results, indent=2))
+        atomic.write_text(run_dir / "results.json", json.dumps(results, indent=2))
         print_table(results)
     return results
 

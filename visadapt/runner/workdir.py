@@ -24,7 +24,10 @@ def new_run_dir(root: Path) -> Path:
     while run.exists():
         run = root / f"{stamp}_{suffix}"
         suffix += 1
-    run.mkdir(parents=True)
+    try:
+        run.mkdir(parents=True)
+    except OSError as err:  # a file where a folder should be, no permission, ...
+        raise type(err)(f"cannot create the run directory '{run}': {err.strerror or err}") from None
     return run
 
 
