@@ -18,6 +18,7 @@ from visadapt.config import to_plain
 from visadapt.runner.build import build_datamodule, build_task, data_facts, trainer_kwargs
 from visadapt.runner.callbacks import AdapterExport, FlushLogsOnCheckpoint, RNGStateCallback
 from visadapt.runner.loggers import run_loggers
+from visadapt.runner.progress import progress_callbacks
 from visadapt.data.fewshot import FewShotDataset
 from visadapt.registry import check_kwargs
 from visadapt.segmentation.overlay import save_overlays
@@ -68,12 +69,13 @@ def train(cfg: Config, work_root: Path, resume: str | None = None) -> dict[str, 
             "class_names": datamodule.class_names,
             "seed": seed,
         }
+        fit_kwargs = trainer_kwargs(cfg, shots)
         trainer = L.Trainer(
             default_root_dir=run_dir,
             logger=run_loggers(run_dir, resume_step(ckpt_path)),
             callbacks=[*checkpoints, RNGStateCallback(), FlushLogsOnCheckpoint(),
-                       AdapterExport(run_dir / "adapter", metadata)],
-            **trainer_kwargs(cfg, shots),
+                       AdapterExport(run_dir / "adapter", metadata), *progress_callbacks(fit_kwargs)],
+            **fit_kwargs,
         )
     start = time.perf_counter()
     # The task's own stage before fitting (a feature cache, a search); val / test stay on the original data.
