@@ -14,9 +14,12 @@ USER_ERRORS = (OSError, ValueError, KeyError, FloatingPointError)
 
 
 def error_line(err: BaseException) -> str:
-    """The message of ``err`` as one line (a KeyError's ``str`` would wrap it in quotes)."""
-    text = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-    return " ".join(str(text).split()) or type(err).__name__
+    """The message of ``err`` as one line (a KeyError's ``str`` would wrap it in quotes). An error re-raised from a
+    DataLoader worker carries the worker's traceback in its message; its last line is the original error."""
+    text = str(err.args[0] if isinstance(err, KeyError) and err.args else err)
+    if "Original Traceback" in text:
+        text = text.strip().splitlines()[-1].split(": ", 1)[-1]
+    return " ".join(text.split()) or type(err).__name__
 
 
 def fail(err: BaseException) -> int:
