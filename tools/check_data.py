@@ -10,18 +10,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from mmengine.config import DictAction
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from visadapt.cli import USER_ERRORS, fail  # noqa: E402
+from visadapt.cli import USER_ERRORS, ArgumentParser, ConfigOptions, fail  # noqa: E402
 from visadapt.config import load_config  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={})
+    parser.add_argument("--cfg-options", nargs="+", action=ConfigOptions, default={})
     args = parser.parse_args(argv)
     try:
         cfg = load_config(args.config, args.cfg_options)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from visadapt.cli import USER_ERRORS, fail  # noqa: E402
+from visadapt.cli import USER_ERRORS, ArgumentParser, fail  # noqa: E402
 from visadapt.registry import ConfigError  # noqa: E402
 
 
@@ -32,7 +32,7 @@ def merge_to_file(adapter_dir: Path, out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("adapter_dir", type=Path)
     parser.add_argument("--out", type=Path, required=True, help="output .safetensors file")
     args = parser.parse_args(argv)

@@ -17,22 +17,20 @@ import json
 import sys
 from pathlib import Path
 
-from mmengine.config import DictAction
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from visadapt import atomic  # noqa: E402
-from visadapt.cli import USER_ERRORS, fail  # noqa: E402
+from visadapt.cli import USER_ERRORS, ArgumentParser, ConfigOptions, fail  # noqa: E402
 from visadapt.registry import ConfigError  # noqa: E402
 
 PROGRESS = "progress.pt"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", help="TTA config file (configs/tta/...py)")
     parser.add_argument("--work-dir", help="root of the runs of this config (default: work_dirs/<config name>)")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
+    parser.add_argument("--cfg-options", nargs="+", action=ConfigOptions, default={},
                         help="override config values: key=value (e.g. stream.samples_per_domain=100 method.steps=2)")
     parser.add_argument("--resume", nargs="?", const="auto", metavar="auto|RUN_DIR",
                         help="continue an unfinished run after its last finished domain (default: the newest one)")

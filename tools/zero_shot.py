@@ -16,12 +16,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from visadapt.cli import USER_ERRORS, fail  # noqa: E402
+from visadapt.cli import USER_ERRORS, ArgumentParser, fail  # noqa: E402
 from visadapt.registry import ConfigError  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pretrained", required=True, help="model-zoo entry, local-dir folder or weights file")
     parser.add_argument("--name", help="open_clip model name (with a weights file)")
     parser.add_argument("--tasks", help="comma-separated shapes-world tasks (default: all)")

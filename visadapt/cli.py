@@ -1,12 +1,16 @@
 """What the command-line tools share: errors as one line on stderr, exit code 1, no traceback.
 
-Light on purpose (no torch, no Lightning): a tool imports this first, checks its arguments and config, and
+Light on purpose (mmengine's config only: no torch, no Lightning): a tool imports this first, checks its arguments and config, and
 imports the heavy parts only when it has work to do, so a mistake is reported in a second, not after 6-40 s of
 imports.
 """
 from __future__ import annotations
 
+import argparse
 import sys
+from typing import Any, NoReturn
+
+from mmengine.config import DictAction
 
 # What bad input raises: ConfigError and AdapterLoadError are ValueErrors, a missing or unreadable file an
 # OSError, a checkpoint without the tensors a model needs a KeyError, a diverged run a FloatingPointError.
@@ -26,3 +30,22 @@ def fail(err: BaseException) -> int:
     """Print ``error: <message>`` on stderr and return the exit code 1."""
     print(f"error: {error_line(err)}", file=sys.stderr)
     return 1
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with its usage errors as one ``error:`` line (and exit code 1) like every other bad input."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {self.prog}: {message} (see --help)", file=sys.stderr)
+        sys.exit(1)
+
+
+class ConfigOptions(DictAction):
+    """mmengine's ``--cfg-options key=value ...`` action; an item without ``=`` is a usage error, not a traceback."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        bad = [v for v in values if "=" not in v]
+        if bad:
+            parser.error(f"{option_string}: expected key=value, got {' '.join(bad)}")
+        super().__call__(parser, namespace, values, option_string)

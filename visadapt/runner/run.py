@@ -33,7 +33,8 @@ def train(cfg: Config, work_root: Path, resume: str | None = None) -> dict[str, 
     """Fit, validate and test one config; returns (and writes to ``results.json``) the final metrics."""
     new_root = outermost_new(Path(work_root))
     run_dir, ckpt_path = resolve_run(Path(work_root), resume)
-    created = None if ckpt_path or is_launched_worker() else new_root or run_dir
+    continued = ckpt_path is not None and ckpt_path.parent.parent == run_dir  # else the run directory is new
+    created = None if continued or is_launched_worker() else new_root or run_dir
     os.environ[RUN_DIR_ENV] = str(run_dir)
     seed = int(cfg.get("seed", 0))
     L.seed_everything(seed, workers=True, verbose=False)
