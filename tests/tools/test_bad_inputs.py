@@ -17,9 +17,11 @@ from tests.tta.test_tta_tool import write_config
 DRIVER = """
 import contextlib, importlib, io, json, sys, traceback
 sys.path.insert(0, sys.argv[1])
+table = sys.argv[3]
 module = importlib.import_module("tools." + sys.argv[2])
+sys.argv = [f"tools/{sys.argv[2]}.py"]  # what argparse names the program
 results = []
-for argv in json.loads(sys.argv[3]):
+for argv in json.loads(table):
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         try:
@@ -56,7 +58,8 @@ def files(tmp_path_factory):
 
 def cases():
     """(tool, arguments with {placeholders} of the ``files`` fixture, text the error line must contain)."""
-    pretrained = "--work-dir {dir}/runs --cfg-options backbone.pretrained={weights}"
+    pretrained = "--cfg-options backbone.pretrained={weights}"
+    resume = f"--work-dir {{dir}}/runs {pretrained}"  # a checkpoint outside a run directory starts a new run there
     return [
         ("train", "{dir}/nope.py", "config file not found: {dir}/nope.py"),
         ("train", "{dir}/syntax.py", "syntax.py: cannot be loaded as a config"),
@@ -64,9 +67,9 @@ def cases():
         ("train", f"{TINY} --cfg-options trainer.max_epochs", "--cfg-options: expected key=value"),
         ("train", f"{TINY} --seed one", "argument --seed: invalid int value: 'one'"),
         ("train", f"{TINY} --resume {{dir}}/none.ckpt", "--resume: checkpoint not found: {dir}/none.ckpt"),
-        ("train", f"{TINY} --resume {{dir}}/pickle.ckpt {pretrained}",
+        ("train", f"{TINY} --resume {{dir}}/pickle.ckpt {resume}",
          "pickle.ckpt: holds arbitrary Python objects (argparse.Namespace), which visadapt will not execute"),
-        ("train", f"{TINY} --resume {{dir}}/garbage.ckpt {pretrained}", "garbage.ckpt: not a torch checkpoint"),
+        ("train", f"{TINY} --resume {{dir}}/garbage.ckpt {resume}", "garbage.ckpt: not a torch checkpoint"),
         ("train", f"{TINY} --cfg-options backbone.pretrained=nope.safetensors",
          "pretrained weights 'nope.safetensors' not found"),
         ("train", f"{TINY} --cfg-options backbone.pretrained={{dir}}/pickle.pth",
