@@ -70,7 +70,8 @@ def plot_errors(results: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig = errors_figure(results)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    with atomic.replacing(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from pathlib import Path
 from typing import IO, Any, Iterator
 
@@ -33,3 +34,15 @@ def torch_save(obj: Any, path: str | os.PathLike) -> None:
 
     with replacing(path, "wb") as f:
         torch.save(obj, f)
+
+
+def replace_directory(staged: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Move a completely written folder ``staged`` to ``target``. Folders cannot be swapped in one step, so the
+    old one is moved aside first: at every moment ``target`` or ``.<target>.old`` is whole."""
+    staged, target = Path(staged), Path(target)
+    old = target.with_name(f".{target.name}.old")
+    if target.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old)
+    os.replace(staged, target)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,11 +1,13 @@
 """Lightning callbacks visadapt adds to every run."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 
+from visadapt import atomic
 from visadapt.adapters import save_adapter
 from visadapt.rng import rng_state, set_rng_state
 
@@ -26,7 +28,8 @@ class RNGStateCallback(L.Callback):
 
 
 class AdapterExport(L.Callback):
-    """Writes the adapter-only export (``adapter/``) when fitting ends, from global rank 0 only."""
+    """Writes the adapter-only export (``adapter/``) when fitting ends, from global rank 0 only; written next to it
+    and then moved in, so a kill never leaves a half-written export."""
 
     def __init__(self, directory: Path, metadata: dict[str, Any]):
         self.directory = Path(directory)
@@ -34,7 +37,10 @@ class AdapterExport(L.Callback):
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero:
-            save_adapter(pl_module.adapted_model, self.directory, self.metadata)
+            staged = self.directory.with_name(f".{self.directory.name}.partial")
+            shutil.rmtree(staged, ignore_errors=True)
+            save_adapter(pl_module.adapted_model, staged, self.metadata)
+            atomic.replace_directory(staged, self.directory)
 
 
 class FlushLogsOnCheckpoint(L.Callback):
