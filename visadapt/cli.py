@@ -1,8 +1,8 @@
 """What the command-line tools share: errors as one line on stderr, exit code 1, no traceback.
 
-Light on purpose (mmengine's config only: no torch, no Lightning): a tool imports this first, checks its arguments and config, and
-imports the heavy parts only when it has work to do, so a mistake is reported in a second, not after 6-40 s of
-imports.
+Light on purpose (mmengine's config only: no torch, no Lightning): a tool imports this first, checks its arguments
+and config, and imports the heavy parts only when it has work to do, so a mistake is reported in a second, not after
+6-40 s of imports.
 """
 from __future__ import annotations
 

@@ -133,5 +133,6 @@ def test_bad_input_is_one_error_line(files, outcomes, name, arguments, expected)
     lines = out["stderr"].strip().splitlines()
     assert out["code"] == 1 and "Traceback" not in out["stderr"] and len(lines) == 1, out["stderr"][-2000:]
     assert not (files["dir"] / "runs").exists()  # a run that could not start leaves no folder
-    assert lines[0].startswith("error: ") and lines[0][len("error: ")] not in "'\"" and expected.format(**{k: str(v) for k, v in files.items()}) in lines[0], \
-        lines[0]
+    fill = {k: str(v) for k, v in files.items()}
+    assert lines[0].startswith("error: ") and lines[0][len("error: ")] not in "'\"", lines[0]  # no stray quotes
+    assert expected.format(**fill) in lines[0], lines[0]

@@ -61,9 +61,9 @@ def train(cfg: Config, work_root: Path, resume: str | None = None) -> dict[str, 
                                        enable_version_counter=False, every_n_train_steps=every,
                                        every_n_epochs=None if every else 1)]
         if datamodule.val_set is not None:
-            checkpoints.append(ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=ckpt_cfg.get("monitor", monitor),
-                                               mode=ckpt_cfg.get("mode", mode), save_top_k=1,
-                                               enable_version_counter=False))
+            checkpoints.append(ModelCheckpoint(dirpath=ckpt_dir, filename="best",
+                                               monitor=ckpt_cfg.get("monitor", monitor), mode=ckpt_cfg.get("mode", mode),
+                                               save_top_k=1, enable_version_counter=False))
         metadata = {
             "backbone": to_plain(cfg.backbone),
             "num_classes": datamodule.num_classes,
