@@ -60,7 +60,9 @@ def load_torch_file(path: str | os.PathLike) -> Any:
     except pickle.UnpicklingError as err:
         refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
         if refused is None:
-            raise ValueError(f"{path}: not a torch checkpoint ({' '.join(str(err).split())[-200:]})") from None
+            reason = re.search(r"WeightsUnpickler error:\s*(.+?)\s*Check the documentation", str(err), re.S)
+            detail = " ".join((reason.group(1) if reason else str(err)).split())[:200]
+            raise ValueError(f"{path}: not a torch checkpoint ({detail})") from None
         out = path.with_suffix(".safetensors")
         raise ValueError(
             f"{path}: holds arbitrary Python objects ({refused.group(1)}), which visadapt will not execute. If you "
