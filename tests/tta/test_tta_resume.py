@@ -115,3 +115,40 @@ def test_unusable_work_dir_fails_at_once(tmp_path, weights):
     assert result.returncode == 1 and result.stderr.startswith("error: cannot create the run directory")
     assert result.stderr.count("\n") == 1 and str(blocker) in result.stderr
     assert time.perf_counter() - start < 60
+
+
+class Interrupted(BaseException):
+    """Stands for a kill right after the first domain's progress was saved."""
+
+
+def test_method_without_saveable_state_restarts_from_source_with_a_message(tmp_path, weights, monkeypatch, capsys):
+    from tests.tta.test_tta_tool import load_tool
+    from visadapt import atomic
+    from visadapt.registry import TTA_METHODS
+    from visadapt.tta.tent import Tent
+
+    TTA_METHODS.register("unlisted")(type("Unlisted", (Tent,), {}))  # a method resume does not know
+    try:
+        tta_tool = load_tool()
+        config = write_config(tmp_path, weights, method='dict(type="unlisted")')
+        argv = [str(config), "--work-dir", str(tmp_path / "w"), "--no-progress"]
+        save = atomic.torch_save
+
+        def save_then_stop(obj, path):
+            save(obj, path)
+            raise Interrupted
+
+        monkeypatch.setattr(atomic, "torch_save", save_then_stop)
+        with pytest.raises(Interrupted):
+            tta_tool.main(argv)
+        monkeypatch.setattr(atomic, "torch_save", save)
+        run = only_run(tmp_path / "w")
+        assert torch.load(run / "progress.pt", weights_only=True)["method"] is None
+        assert tta_tool.main([*argv, "--resume"]) == 0
+    finally:
+        TTA_METHODS._entries.pop("unlisted")
+    out = [line for line in capsys.readouterr().out.splitlines() if line.startswith("--resume")]
+    assert out == ["--resume: the state of method 'unlisted' cannot be saved, so it starts again from the source "
+                   "model after the last finished domain 'gaussian_noise'"]
+    results = json.loads((run / "results.json").read_text())
+    assert results["complete"] and list(results["errors"]) == ["gaussian_noise", "brightness"]
