@@ -47,7 +47,8 @@ from _measure import interleave, ratio_stats  # noqa: E402
 from visadapt import adapters as A  # noqa: E402
 from visadapt.adapters.mosa import merge_subadapters, mosa_layers  # noqa: E402
 from visadapt.registry import DATASETS, ConfigError  # noqa: E402
-from visadapt.runner.many import csv_list, map_jobs, pick, train_or_reuse  # noqa: E402
+from visadapt.cli import csv_list, pick  # noqa: E402
+from visadapt.runner.many import map_jobs, train_or_reuse  # noqa: E402
 from visadapt.backbones.build import build_backbone  # noqa: E402
 from visadapt.config import to_plain  # noqa: E402
 from visadapt.runner.build import build_task  # noqa: E402

@@ -12,6 +12,8 @@ from typing import Any, NoReturn
 
 from mmengine.config import DictAction
 
+from visadapt.registry import ConfigError
+
 # What bad input raises: ConfigError and AdapterLoadError are ValueErrors, a missing or unreadable file an
 # OSError, a checkpoint without the tensors a model needs a KeyError, a diverged run a FloatingPointError.
 USER_ERRORS = (OSError, ValueError, KeyError, FloatingPointError)
@@ -49,3 +51,26 @@ class ConfigOptions(DictAction):
         if bad:
             parser.error(f"{option_string}: expected key=value, got {' '.join(bad)}")
         super().__call__(parser, namespace, values, option_string)
+
+
+def csv_list(text: str | None, kind: type = str) -> list | None:
+    """A command line's comma-separated list (None when the option was not given)."""
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    try:
+        return [kind(t) for t in items]
+    except ValueError as err:
+        raise ConfigError(f"cannot read {text!r} as a list of {kind.__name__}: {err}") from err
+
+
+def pick(requested: list[str] | None, valid: list[str], kind: str) -> list[str]:
+    """The requested names (all of ``valid`` if None), each checked against ``valid``, duplicates dropped."""
+    if requested is None:
+        return list(valid)
+    unknown = [r for r in requested if r not in valid]
+    if unknown:
+        raise ConfigError(f"unknown {kind}(s) {', '.join(unknown)}; valid {kind}s: {', '.join(valid)}")
+    if not requested:
+        raise ConfigError(f"no {kind} selected; valid {kind}s: {', '.join(valid)}")
+    return list(dict.fromkeys(requested))

@@ -30,6 +30,9 @@ print(json.dumps({"code": code, "loaded": sorted(m for m in ("torch", "lightning
         ("zero_shot", ["--pretrained", "x", "--batch-size", "0"], ("torch", "lightning")),
         ("check_data", ["nope.py"], ("torch", "lightning")),
         ("tta", ["nope.py"], ("lightning",)),
+        ("few_shot_sweep", ["configs/benchmark/few_shot_clip_tiny_shapes.py", "--methods", "nope"],
+         ("torch", "lightning")),
+        ("make_model_zoo", ["nope.py", "--name", "x"], ("torch", "lightning")),
     ],
 )
 def test_errors_come_before_heavy_imports(name, arguments, heavy):

@@ -23,35 +23,11 @@ from mmengine.config import Config
 from visadapt import atomic
 from visadapt.backbones.weights import model_zoo_dir
 from visadapt.config import to_plain
-from visadapt.registry import ConfigError
 from visadapt.runner.run import train
 
 T = TypeVar("T")
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 WEIGHT_HASHES = "weights_sha256.json"
-
-
-def csv_list(text: str | None, kind: type = str) -> list | None:
-    """A command line's comma-separated list (None when the option was not given)."""
-    if text is None:
-        return None
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    try:
-        return [kind(t) for t in items]
-    except ValueError as err:
-        raise ConfigError(f"cannot read {text!r} as a list of {kind.__name__}: {err}") from err
-
-
-def pick(requested: list[str] | None, valid: list[str], kind: str) -> list[str]:
-    """The requested names (all of ``valid`` if None), each checked against ``valid``, duplicates dropped."""
-    if requested is None:
-        return list(valid)
-    unknown = [r for r in requested if r not in valid]
-    if unknown:
-        raise ConfigError(f"unknown {kind}(s) {', '.join(unknown)}; valid {kind}s: {', '.join(valid)}")
-    if not requested:
-        raise ConfigError(f"no {kind} selected; valid {kind}s: {', '.join(valid)}")
-    return list(dict.fromkeys(requested))
 
 
 def weight_files(cfg: Config) -> list[Path]:
