@@ -31,3 +31,15 @@ def test_rich_bar_of_a_step_bounded_run_has_no_negative_epoch_count():
         bar.setup(trainer, BoringModel(), stage="fit")
     assert stock._get_train_description(1270).strip() == "Epoch 1270/-2"  # the upstream description
     assert ours._get_train_description(1270) == "Epoch 1270 (max_steps 1600)"
+
+
+def test_the_bar_on_a_terminal_and_lines_elsewhere(monkeypatch):
+    import sys
+
+    from visadapt.runner.progress import progress_callbacks
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    assert [type(c) for c in progress_callbacks({})] == [StepAwareRichProgressBar]
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False, raising=False)
+    assert [type(c) for c in progress_callbacks({})] == [PlainProgress]
+    assert progress_callbacks({"enable_progress_bar": False}) == []

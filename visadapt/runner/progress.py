@@ -66,7 +66,7 @@ class PlainProgress(ProgressBar):
                                                f"(step {trainer.global_step})")
         metrics = [f"{k} {float(v):.4f}" for k, v in sorted(trainer.callback_metrics.items())
                    if isinstance(v, torch.Tensor) and v.numel() == 1]
-        print("  ".join([where, *metrics, f"{time.perf_counter() - self.start:.0f} s"]), flush=True)
+        print("  ".join([where, *metrics, f"{time.perf_counter() - self.start:.1f} s"]), flush=True)
 
 
 def progress_callbacks(trainer_kwargs: dict[str, Any]) -> list[L.Callback]:
