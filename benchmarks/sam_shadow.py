@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from visadapt.runner import load_config  # noqa: E402
-from visadapt.runner.many import csv_list, map_jobs, pick, train_or_reuse  # noqa: E402
+from visadapt.cli import csv_list, pick  # noqa: E402
+from visadapt.runner.many import map_jobs, train_or_reuse  # noqa: E402
 
 _PEFT_LRS, _FULL_LRS = [1e-3, 3e-3, 1e-2], [3e-4, 1e-3, 3e-3]
 _FROZEN_DECODER = {"task.train_decoder": False}

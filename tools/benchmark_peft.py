@@ -47,7 +47,8 @@ from _measure import interleave, ratio_stats  # noqa: E402
 from visadapt import adapters as A  # noqa: E402
 from visadapt.adapters.mosa import merge_subadapters, mosa_layers  # noqa: E402
 from visadapt.registry import DATASETS, ConfigError  # noqa: E402
-from visadapt.runner.many import csv_list, map_jobs, pick, train_or_reuse  # noqa: E402
+from visadapt.cli import csv_list, pick  # noqa: E402
+from visadapt.runner.many import map_jobs, train_or_reuse  # noqa: E402
 from visadapt.backbones.build import build_backbone  # noqa: E402
 from visadapt.config import to_plain  # noqa: E402
 from visadapt.runner.build import build_task  # noqa: E402
@@ -437,25 +438,39 @@ def markdown_table(summary: dict, costs: dict, groups: dict[str, list[str]], see
     return "\n".join(lines) + "\n"
 
 
-def plot(summary: dict, path: Path) -> None:
+def accuracy_figure(summary: dict, quick: bool = False):
+    """Accuracy vs trainable parameters, one marker per method named in a legend beside the axes (labels next to
+    the points overlapped where methods have similar sizes and scores); a --quick run says so in the title."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, s in summary.items():
-        ax.scatter(s["params"], 100 * s["mean_groups"], label=f"{name} ({MEAN_GROUPS})", marker="o")
-        ax.scatter(s["params"], 100 * s["mean_tasks"], marker="x", color="grey")
-        ax.annotate(name, (s["params"], 100 * s["mean_groups"]), textcoords="offset points", xytext=(4, 4),
-                    fontsize=8)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    markers = "osD^vP*h<>pd"
+    colours = [c for i, c in enumerate(plt.get_cmap("tab10").colors) if i != 7]  # grey is for the x markers
+    for i, (name, s) in enumerate(summary.items()):
+        ax.scatter(s["params"], 100 * s["mean_groups"], label=name, marker=markers[i % len(markers)], s=40,
+                   color=colours[i % len(colours)])
+        ax.scatter(s["params"], 100 * s["mean_tasks"], marker="x", color="grey", s=20)
+    ax.scatter([], [], marker="x", color="grey", label=MEAN_TASKS)
     ax.set_xscale("log")
     ax.set_xlabel("trainable parameters (log scale)")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"Accuracy vs trainable parameters\n(o: {MEAN_GROUPS}, x: {MEAN_TASKS})", fontsize=10)
+    title = f"Accuracy vs trainable parameters\n(coloured: {MEAN_GROUPS}, x: {MEAN_TASKS})"
+    if quick:
+        title = "QUICK SMOKE RUN: numbers are meaningless\n" + title
+    ax.set_title(title, fontsize=10, color="red" if quick else "black")
     ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    return fig
+
+
+def plot(summary: dict, path: Path, quick: bool = False) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = accuracy_figure(summary, quick)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -509,7 +524,7 @@ def run_benchmark(args: argparse.Namespace) -> Path:
         {n: {k: v for k, v in s.items() if k != "per_task"} | {"per_task": {t: list(v) for t, v in
                                                                              s["per_task"].items()}}
          for n, s in summary.items()}, indent=2))
-    plot(summary, out / "accuracy_vs_params.png")
+    plot(summary, out / "accuracy_vs_params.png", quick=args.quick)
     print("\n" + table)
     print(f"written to {out}")
     return out

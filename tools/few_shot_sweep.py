@@ -33,7 +33,7 @@ from mmengine.config import Config  # noqa: E402
 
 from visadapt.registry import ConfigError  # noqa: E402
 from visadapt.config import check_top_level, load_config  # noqa: E402
-from visadapt.runner.many import csv_list, map_jobs, pick, train_or_reuse  # noqa: E402
+from visadapt.cli import USER_ERRORS, csv_list, fail, pick  # noqa: E402
 
 SWEEP_KEYS = {"sweep": "dict(methods=..., datasets=..., shots=[...], seeds=[...])"}
 QUICK = {"test_samples": 60, "steps_per_shot": 2, "epochs": 1, "views": 2}
@@ -103,6 +103,8 @@ def run_config(spec: dict, run: Run, quick: bool) -> Config:
 
 
 def execute(run: Run, spec: dict, quick: bool, out: Path, threads: int) -> dict[str, Any]:
+    from visadapt.runner.many import train_or_reuse
+
     return train_or_reuse(run_config(spec, run, quick), out / run.work_root, threads)
 
 
@@ -198,9 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         datasets = pick(csv_list(args.datasets), list(spec["datasets"]), "dataset")
         shots = csv_list(args.shots, int) or spec["shots"]
         seeds = csv_list(args.seeds, int) or spec["seeds"]
-    except (ConfigError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    except USER_ERRORS as err:  # reported before Lightning is imported
+        return fail(err)
+    from visadapt.runner.many import map_jobs
+
     out = Path(args.out_dir or Path("work_dirs") / Path(args.config).stem)
     runs = []
     for dataset in datasets:

@@ -19,23 +19,29 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from visadapt.adapters import load_adapter, read_adapter_config  # noqa: E402
-from visadapt.backbones import model_zoo_dir  # noqa: E402
-from visadapt.runner import load_config, train  # noqa: E402
-from visadapt.backbones.build import build_backbone  # noqa: E402
-from visadapt.config import to_plain  # noqa: E402
+from visadapt.cli import USER_ERRORS, ArgumentParser, fail  # noqa: E402
+from visadapt.config import load_config, to_plain  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config")
     parser.add_argument("--name", required=True, help="model-zoo entry name")
     parser.add_argument("--work-dir", default=None)
     parser.add_argument("--adapter-only", action="store_true",
                         help="copy the adapter export to model_zoo/NAME/ instead of merging it into a checkpoint")
     args = parser.parse_args(argv)
-    cfg = load_config(args.config)
-    results = train(cfg, Path(args.work_dir or Path("work_dirs") / Path(args.config).stem))
+    try:
+        cfg = load_config(args.config)  # before importing Lightning: a bad config is reported at once
+        from visadapt.runner import train
+
+        results = train(cfg, Path(args.work_dir or Path("work_dirs") / Path(args.config).stem))
+    except USER_ERRORS as err:
+        return fail(err)
+    from visadapt.adapters import load_adapter, read_adapter_config
+    from visadapt.backbones import model_zoo_dir
+    from visadapt.backbones.build import build_backbone
+
     run_dir = Path(results["run_dir"])
     command = f"python tools/make_model_zoo.py {args.config} --name {args.name}"
     if args.adapter_only:

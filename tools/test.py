@@ -4,33 +4,34 @@ Segmentation configs also write overlay PNGs (image | ground truth | prediction)
 test images to ``--out-dir`` (default: ``overlays/`` in the weights' run directory)."""
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from mmengine.config import DictAction
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from visadapt.adapters import AdapterLoadError  # noqa: E402
-from visadapt.registry import ConfigError  # noqa: E402
-from visadapt.runner import evaluate, load_config  # noqa: E402
+from visadapt.cli import USER_ERRORS, ArgumentParser, ConfigOptions, fail  # noqa: E402
+from visadapt.config import load_config  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("config")
-    parser.add_argument("weights", help="a Lightning checkpoint (.ckpt) or an adapter export directory")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={})
+    parser.add_argument("weights", help="a Lightning checkpoint (.ckpt), its tensors as .safetensors, or an adapter "
+                                        "export directory")
+    parser.add_argument("--cfg-options", nargs="+", action=ConfigOptions, default={})
     parser.add_argument("--overlays", type=int, default=8, metavar="N",
                         help="segmentation: overlay PNGs of the first N test images (0: none)")
     parser.add_argument("--out-dir", default=None, help="where the overlays go")
     args = parser.parse_args(argv)
     try:
-        evaluate(load_config(args.config, args.cfg_options), args.weights, args.overlays, args.out_dir)
-    except (ConfigError, FileNotFoundError, AdapterLoadError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        cfg = load_config(args.config, args.cfg_options)  # before importing Lightning
+        if not Path(args.weights).exists():
+            raise FileNotFoundError(f"no checkpoint file or adapter directory at {args.weights}")
+        from visadapt.runner import evaluate
+
+        evaluate(cfg, args.weights, args.overlays, args.out_dir)
+    except USER_ERRORS as err:
+        return fail(err)
     return 0
 
 

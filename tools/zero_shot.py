@@ -4,54 +4,73 @@
                               [--templates "a photo of a {}." "a {}."] [--batch-size 500]
 
 ``--pretrained`` is what ``OpenCLIPBackbone`` takes (a model-zoo entry, a local-dir folder, or a weights file with
-``--name``). Prints one row per task (classes, chance, top-1 %) and their mean.
+``--name``). Prints a line per task as it finishes (a progress bar on a terminal), then one row per task
+(classes, chance, top-1 %) and their mean.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-
-from visadapt.backbones import OpenCLIPBackbone  # noqa: E402
-from visadapt.data import SHAPES_TASKS, ShapesDataset  # noqa: E402
+from visadapt.cli import USER_ERRORS, ArgumentParser, fail  # noqa: E402
 from visadapt.registry import ConfigError  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pretrained", required=True, help="model-zoo entry, local-dir folder or weights file")
     parser.add_argument("--name", help="open_clip model name (with a weights file)")
-    parser.add_argument("--tasks", default=",".join(SHAPES_TASKS), help="comma-separated shapes-world tasks")
+    parser.add_argument("--tasks", help="comma-separated shapes-world tasks (default: all)")
     parser.add_argument("--split", default="test")
     parser.add_argument("--templates", nargs="+", default=["a photo of a {}."], help="prompt templates with {}")
     parser.add_argument("--batch-size", type=int, default=500)
     return parser.parse_args(argv)
 
 
-@torch.no_grad()
-def zero_shot_accuracy(clip: OpenCLIPBackbone, dataset: ShapesDataset, templates: list[str],
-                       batch_size: int) -> float:
+def check_args(args: argparse.Namespace) -> None:
+    """What can be checked before importing torch and open_clip."""
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
+    no_slot = [t for t in args.templates if "{}" not in t]
+    if no_slot:
+        raise ConfigError(f"--templates: each template needs a '{{}}' for the class name, got {no_slot}")
+
+
+def zero_shot_accuracy(clip, dataset, templates: list[str], batch_size: int, desc: str = "") -> float:
+    import torch
+    from tqdm import tqdm
+
     clip.set_classifier(dataset.class_names, templates)
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size)
-    correct = sum(int((clip(images).argmax(1) == labels).sum()) for images, labels in loader)
+    with torch.no_grad():  # the bar shows on a terminal only; main() prints a plain line per task
+        correct = sum(int((clip(images).argmax(1) == labels).sum())
+                      for images, labels in tqdm(loader, desc=desc, unit="batch", leave=False, disable=None))
     return correct / len(dataset)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        check_args(args)
+        from visadapt.backbones import OpenCLIPBackbone
+        from visadapt.data import SHAPES_TASKS, ShapesDataset
+
+        tasks = [t.strip() for t in (args.tasks or ",".join(SHAPES_TASKS)).split(",") if t.strip()]
         clip = OpenCLIPBackbone(args.name, pretrained=args.pretrained).eval()
         image_size = clip.model_cfg["vision_cfg"]["image_size"]
-        tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
         datasets = {t: ShapesDataset(t, args.split, image_size=image_size) for t in tasks}
-        rows = {t: zero_shot_accuracy(clip, d, args.templates, args.batch_size) for t, d in datasets.items()}
-    except (ConfigError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        rows = {}
+        for i, (task, dataset) in enumerate(datasets.items(), start=1):
+            start = time.perf_counter()
+            rows[task] = zero_shot_accuracy(clip, dataset, args.templates, args.batch_size, desc=task)
+            print(f"[{i}/{len(datasets)}] {task}: top-1 {100 * rows[task]:.1f} % "
+                  f"({time.perf_counter() - start:.1f} s)", flush=True)
+    except USER_ERRORS as err:
+        return fail(err)
     print(f"zero-shot top-1 (%), split {args.split}, templates {args.templates}")
     print(f"{'task':<12} {'classes':>7} {'chance':>7} {'top-1':>7}")
     for task, acc in rows.items():

@@ -95,8 +95,11 @@ def test_zero_shot_tool_reports_every_task(clip, tmp_path, capsys):
     folder = clip.save_pretrained(tmp_path / "tiny_clip")
     assert zero_shot.main(["--pretrained", str(folder), "--tasks", "shape,size", "--split", "val200",
                            "--templates", "a {}.", "a photo of a {}."]) == 0
-    out = capsys.readouterr().out
-    rows = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
+    lines = capsys.readouterr().out.splitlines()
+    # A line per task as it finishes (the tool is silent for minutes on a large split otherwise), then the table.
+    assert [line.split(":")[0] for line in lines[:2]] == ["[1/2] shape", "[2/2] size"]
+    header = next(i for i, line in enumerate(lines) if line.startswith("task"))
+    rows = {line.split()[0]: line.split() for line in lines[header + 1:]}
     assert set(rows) == {"shape", "size", "mean"} and rows["shape"][1:3] == ["8", "12.5"]
     assert 0 <= float(rows["size"][3]) <= 100
     assert zero_shot.main(["--pretrained", str(tmp_path / "nothing")]) == 1

@@ -67,3 +67,4 @@ def test_tool_prints_one_line_error_and_exits_1(tmp_path, capsys):
     code = train_tool.main([str(TINY), "--work-dir", str(tmp_path), "--cfg-options", "adapter.type=lorra"])
     assert code == 1
     assert "error: ADAPTERS: unknown type 'lorra'" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # the run folder made for it is gone: nothing ran

@@ -1,4 +1,4 @@
-"""A run killed mid-training and restarted with --resume auto ends exactly like an uninterrupted run."""
+"""A run killed mid-training and restarted with --resume auto ends exactly like an uninterrupted run, logs included."""
 from __future__ import annotations
 
 import os
@@ -51,6 +51,17 @@ def test_resume_auto_after_sigkill_matches_uninterrupted(tmp_path):
     a = torch.load(run / "checkpoints/last.ckpt", weights_only=True)["state_dict"]
     b = torch.load(only_run(straight) / "checkpoints/last.ckpt", weights_only=True)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in b)
+    # The whole history survives the kill: every row of the uninterrupted CSV and TensorBoard logs, none twice.
+    assert (run / "logs/metrics.csv").read_text() == (only_run(straight) / "logs/metrics.csv").read_text()
+    assert _scalars(run / "tb") == _scalars(only_run(straight) / "tb")
+
+
+def _scalars(directory) -> dict[str, list[tuple[int, float]]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(directory))
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
 
 
 def _epoch(path) -> int:

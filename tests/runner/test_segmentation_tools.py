@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 pytest.importorskip("segment_anything")
 
 from tests.runner.helpers import ROOT, only_run, results  # noqa: E402
+from visadapt.segmentation.overlay import TITLE_HEIGHT  # noqa: E402
 from tools import merge_adapter as merge_tool  # noqa: E402
 from tools import test as test_tool  # noqa: E402
 from tools import train as train_tool  # noqa: E402
@@ -52,7 +53,8 @@ def test_test_tool_reproduces_the_metrics_and_draws_overlays(trained, base, weig
     pngs = sorted(out.glob("overlay_*.png"))
     assert len(pngs) == 5
     panel = np.asarray(Image.open(pngs[0]))
-    assert panel.shape[0] >= 192 and panel.shape[1] > 3 * panel.shape[0] - 20  # image | truth | prediction
+    height = panel.shape[0] - TITLE_HEIGHT
+    assert height >= 192 and panel.shape[1] > 3 * height  # image | truth | prediction, titled
     assert test_tool.main(args[:4] + ["--overlays", "2"]) == 0  # default: overlays/ in the run directory
     assert len(list((trained / "overlays").glob("*.png"))) == 2
 

@@ -8,11 +8,16 @@ import torch
 from torch.utils.data import DataLoader
 
 from visadapt.data.base import EpochSampler
+from visadapt.data.folder import UnreadableImageError
+from visadapt.data.verify import drop_items, unreadable_items
 from visadapt.registry import DATASETS, ConfigError
 
 
 class ImageDataModule(L.LightningDataModule):
     """Train/val/test datasets from ``dict(type=..., **kwargs)``, each given its split's transforms and the seed.
+
+    ``verify=True`` decodes every image before training and lists all unreadable ones in one error;
+    ``skip_corrupt=True`` leaves them out instead (and says how many).
 
     Loaders own their random state (``EpochSampler`` and a seeded ``torch.Generator``), so they never draw from
     the global RNG: a run resumed from a checkpoint sees the same batches as an uninterrupted one.
@@ -29,6 +34,8 @@ class ImageDataModule(L.LightningDataModule):
         train_transforms: list[dict] | None = None,
         test_transforms: list[dict] | None = None,
         seed: int = 0,
+        verify: bool = False,
+        skip_corrupt: bool = False,
     ):
         super().__init__()
         # What built the training set (feature caches are keyed by it).
@@ -41,10 +48,32 @@ class ImageDataModule(L.LightningDataModule):
                 raise ConfigError(
                     f"data.{name} has {ds.num_classes} classes but data.train has {self.train_set.num_classes}"
                 )
+        if verify or skip_corrupt:
+            self.check_files(skip_corrupt)
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
         self.num_workers = num_workers
         self.seed = seed
+
+    def splits(self) -> dict[str, Any]:
+        """The built datasets by split name."""
+        sets = {"train": self.train_set, "val": self.val_set, "test": self.test_set}
+        return {name: ds for name, ds in sets.items() if ds is not None}
+
+    def check_files(self, skip: bool) -> None:
+        """Decode every image up front (``verify``): unreadable files are one error listing them all, or with
+        ``skip_corrupt`` are left out, with their count printed."""
+        for name, dataset in self.splits().items():
+            bad = unreadable_items(dataset, desc=f"data.{name}")
+            if not bad:
+                continue
+            if not skip:
+                raise UnreadableImageError(f"data.{name}: {len(bad)} unreadable file(s) (set data.skip_corrupt=True "
+                                           f"to train without them): {'; '.join(bad.values())}")
+            total = dataset.num_items
+            drop_items(dataset, bad, where=f"data.{name}")
+            print(f"data.{name}: skipped {len(bad)} unreadable file(s) of {total} (skip_corrupt): "
+                  f"{'; '.join(bad.values())}")
 
     @property
     def num_classes(self) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import atomic
 from ..registry import DATASETS, ConfigError
 from .base import ImageDataset
 
@@ -81,8 +82,8 @@ class FewShotDataset(ImageDataset):
     def save(self, path: str | Path, source: Any = None) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"shots": self.shots, "seed": self.draw_seed, "source": source,
-                                    "indices": self.indices}, indent=1))
+        atomic.write_text(path, json.dumps({"shots": self.shots, "seed": self.draw_seed, "source": source,
+                                            "indices": self.indices}, indent=1))
         return path
 
     @property

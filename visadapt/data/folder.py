@@ -20,13 +20,17 @@ VTAB_SPLITS = ("train800", "val200", "train800val200", "test")
 FGVC_SPLITS = ("train", "val", "trainval", "test")
 
 
+class UnreadableImageError(OSError):
+    """An image or mask file that cannot be decoded (truncated, empty, not an image); the message names it."""
+
+
 def read_rgb(path: str | Path) -> np.ndarray:
-    """HxWx3 uint8 RGB pixels of ``path``; any decoding failure becomes an OSError naming the file."""
+    """HxWx3 uint8 RGB pixels of ``path``; any decoding failure becomes an UnreadableImageError naming the file."""
     try:
         with Image.open(path) as image:
             return np.asarray(image.convert("RGB"))
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
-        raise OSError(f"cannot read image '{path}': {type(err).__name__}: {err}") from err
+        raise UnreadableImageError(f"cannot read image '{path}': {type(err).__name__}: {err}") from None
 
 
 class FileListDataset(ImageDataset):

@@ -14,7 +14,7 @@ from PIL import Image
 
 from ..registry import DATASETS, ConfigError
 from .base import ImageDataset, to_tensor
-from .folder import IMAGE_EXTENSIONS, read_rgb
+from .folder import IMAGE_EXTENSIONS, UnreadableImageError, read_rgb
 
 IGNORE_INDEX = 255
 
@@ -44,7 +44,7 @@ def read_mask(path: Path, num_classes: int, ignore_index: int = IGNORE_INDEX) ->
         with Image.open(path) as img:
             array = np.asarray(img if img.mode in ("L", "P", "1", "I", "I;16") else img.convert("L"))
     except (OSError, ValueError, SyntaxError) as err:
-        raise OSError(f"cannot read mask '{path}': {type(err).__name__}: {err}") from err
+        raise UnreadableImageError(f"cannot read mask '{path}': {type(err).__name__}: {err}") from None
     array = array.astype(np.int64)
     if num_classes == 2 and not (np.isin(array, (0, 1, ignore_index)).all() and (array == 1).any()):
         return (array >= 128).astype(np.uint8)

@@ -1,14 +1,14 @@
 """Lightning callbacks visadapt adds to every run."""
 from __future__ import annotations
 
-import random
+import shutil
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
-import torch
 
+from visadapt import atomic
+from visadapt.rng import rng_state, set_rng_state
 
 
 class RNGStateCallback(L.Callback):
@@ -20,27 +20,15 @@ class RNGStateCallback(L.Callback):
     """
 
     def state_dict(self) -> dict[str, Any]:
-        kind, keys, pos, has_gauss, cached = np.random.get_state()
-        return {
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "python": random.getstate(),
-            "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                      "has_gauss": int(has_gauss), "cached": float(cached)},
-        }
+        return rng_state()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        torch.set_rng_state(state["torch"])
-        if state["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda"])
-        random.setstate(state["python"])
-        np_state = state["numpy"]
-        np.random.set_state(("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"],
-                             np_state["has_gauss"], np_state["cached"]))
+        set_rng_state(state)
 
 
 class AdapterExport(L.Callback):
-    """Writes the adapter-only export (``adapter/``) when fitting ends, from global rank 0 only."""
+    """Writes the adapter-only export (``adapter/``) when fitting ends, from global rank 0 only; written next to it
+    and then moved in, so a kill never leaves a half-written export."""
 
     def __init__(self, directory: Path, metadata: dict[str, Any]):
         self.directory = Path(directory)
@@ -48,4 +36,16 @@ class AdapterExport(L.Callback):
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero:
-            pl_module.export_adapter(self.directory, self.metadata)
+            staged = self.directory.with_name(f".{self.directory.name}.partial")
+            shutil.rmtree(staged, ignore_errors=True)
+            pl_module.export_adapter(staged, self.metadata)
+            atomic.replace_directory(staged, self.directory)
+
+
+class FlushLogsOnCheckpoint(L.Callback):
+    """Saves the loggers' buffered rows before each checkpoint is written, so a killed run's logs always reach
+    its last checkpoint (the CSV logger otherwise flushes every 100 steps and TensorBoard every 2 minutes)."""
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        for logger in trainer.loggers:
+            logger.save()

@@ -1,9 +1,12 @@
 """The run directory: ``work_dirs/{config name}/{timestamp}/`` and finding the run that ``--resume auto`` continues."""
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import time
 from pathlib import Path
+from typing import Iterator
 
 # Set by the launching process so that DDP worker processes (which re-run the same command) share its run dir.
 RUN_DIR_ENV = "VISADAPT_RUN_DIR"
@@ -21,8 +24,34 @@ def new_run_dir(root: Path) -> Path:
     while run.exists():
         run = root / f"{stamp}_{suffix}"
         suffix += 1
-    run.mkdir(parents=True)
+    try:
+        run.mkdir(parents=True)
+    except OSError as err:  # a file where a folder should be, no permission, ...
+        raise type(err)(f"cannot create the run directory '{run}': {err.strerror or err}") from None
     return run
+
+
+def outermost_new(root: Path) -> Path | None:
+    """The outermost folder that creating a run under ``root`` adds (``root`` itself or one above it), or None
+    when ``root`` exists (the run directory is then the only new folder)."""
+    root = Path(root).absolute()
+    if root.exists():
+        return None
+    while not root.parent.exists():
+        root = root.parent
+    return root
+
+
+@contextlib.contextmanager
+def removed_on_error(folder: Path | None) -> Iterator[None]:
+    """Removes ``folder`` (a run directory made for this run, before anything in it is worth keeping) when the body
+    fails, so an invalid config leaves no empty timestamped run behind; None keeps everything."""
+    try:
+        yield
+    except BaseException:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def latest_resumable_run(root: Path) -> Path | None:

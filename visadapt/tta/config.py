@@ -75,7 +75,12 @@ def run_config(cfg: Config, progress: bool = True) -> dict[str, Any]:
     per-domain errors, mean, the stream protocol, method / backbone configs, seed and the timings of
     :func:`run_stream`."""
     method, stream = build_from_config(cfg)
-    out = run_stream(method, stream, progress=progress)
+    return results_of(cfg, stream, run_stream(method, stream, progress=progress))
+
+
+def results_of(cfg: Config, stream: Stream, out: dict[str, Any]) -> dict[str, Any]:
+    """:func:`run_stream`'s output with what produced it: the stream protocol, method / backbone configs, seed."""
+    out = dict(out)
     return {
         "errors": out.pop("errors"),
         "mean_error": out.pop("mean_error"),

@@ -52,6 +52,16 @@ class StreamBatch(NamedTuple):
     severities: tuple[int, ...]
 
 
+def as_list(value: Any, key: str) -> list:
+    """A list field given as a list or tuple, or as one value (``stream.domains=fog``, ``stream.severities=3``
+    on the command line)."""
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, (str, int)):
+        return [value]
+    raise ConfigError(f"stream: '{key}' must be a list or a single value, got {value!r}")
+
+
 @dataclass
 class StreamSpec:
     """The stream protocol; every field is written into the results (``protocol()``)."""
@@ -69,7 +79,9 @@ class StreamSpec:
     corruption_seed: int = 0
 
     def __post_init__(self) -> None:
-        self.domains, self.severities = list(self.domains), [int(s) for s in self.severities]
+        self.domains, self.severities = as_list(self.domains, "domains"), as_list(self.severities, "severities")
+        if any(isinstance(s, bool) or not isinstance(s, int) for s in self.severities):
+            raise ConfigError(f"stream: 'severities' must be ints in 1..5, got {self.severities}")
         if not self.domains:
             raise ConfigError("stream: 'domains' is empty")
         bad = [d for d in self.domains if d not in CORRUPTIONS]
