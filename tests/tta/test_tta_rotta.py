@@ -9,27 +9,24 @@ from torch import nn
 from visadapt.registry import ConfigError
 from visadapt.tta import CSTU, build_tta_method, robust_bn_forward, timeliness
 
-
-def bn_layer():
-    bn = nn.BatchNorm2d(2)
-    with torch.no_grad():
-        bn.running_mean.copy_(torch.tensor([1.0, -2.0]))
-        bn.running_var.copy_(torch.tensor([4.0, 0.25]))
-        bn.weight.copy_(torch.tensor([2.0, 0.5]))
-        bn.bias.copy_(torch.tensor([0.1, -0.3]))
-    return bn
+from tests.tta.test_tta_bn import bn_model
 
 
 def test_robust_bn_moves_global_statistics_by_alpha_and_normalises_with_them():
-    bn = bn_layer().train()
+    bn = bn_model()[0].train()  # source mean (1, -2), var (4, 0.25)
     # channel 0 holds 0 and 2 (mean 1, biased var 1); channel 1 holds -1 and 3 (mean 1, biased var 4)
-    x = torch.tensor([[[[0.0]], [[-1.0]]], [[[2.0]], [[3.0]]]])
+    x = torch.tensor([[[[0.0]], [[-1.0]]], [[[2.0]], [[3.0]]]], requires_grad=True)
     out = robust_bn_forward(bn, 0.5, x)
     mean, var = torch.tensor([1.0, -0.5]), torch.tensor([2.5, 2.125])  # 0.5 * source + 0.5 * batch
     torch.testing.assert_close(bn.running_mean, mean)
     torch.testing.assert_close(bn.running_var, var)
     expected = bn.weight.view(1, 2, 1, 1) * (x - mean.view(1, 2, 1, 1)) / torch.sqrt(var.view(1, 2, 1, 1) + bn.eps)
     torch.testing.assert_close(out, expected + bn.bias.view(1, 2, 1, 1))
+    # gradients flow through the batch part of the statistics: for out[0, 0] = w (x - m) / sqrt(v) at x = 0, m = 1,
+    # v = 2.5, dm/dx = a / B = 0.25 and dv/dx = a * d var_batch / dx = 0.5 * -1, so d out / dx = 2 (0.75 / sqrt(2.5)
+    # - (-1) * (-0.5) / 2 * 2.5^-1.5) = 0.8222
+    out[0, 0].sum().backward()
+    assert x.grad[0, 0].item() == pytest.approx(2.0 * (0.75 / math.sqrt(2.5) - 0.25 * 2.5 ** -1.5), rel=1e-4)
     bn.eval()  # eval: the global statistics, untouched
     torch.testing.assert_close(robust_bn_forward(bn, 0.5, x), out)
     torch.testing.assert_close(bn.running_mean, mean)

@@ -34,16 +34,16 @@ def robust_bn_forward(bn: _BatchNorm, alpha: float, x: torch.Tensor) -> torch.Te
     """RBN: in train mode the global statistics (the layer's running buffers) move by ``alpha`` towards the batch's
     (biased) mean and variance and the batch is normalised with the *updated* global ones, gradients flowing
     through the batch part; in eval mode the global statistics are used as they are."""
-    if bn.training:
-        dims = [0] + list(range(2, x.dim()))
-        var, mean = torch.var_mean(x, dim=dims, unbiased=False)
-        mean = (1 - alpha) * bn.running_mean + alpha * mean
-        var = (1 - alpha) * bn.running_var + alpha * var
-        bn.running_mean.copy_(mean.detach())
-        bn.running_var.copy_(var.detach())
-    else:
-        mean, var = bn.running_mean, bn.running_var
-    return F.batch_norm(x, mean, var, bn.weight, bn.bias, training=False, eps=bn.eps)
+    if not bn.training:
+        return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, training=False, eps=bn.eps)
+    var, mean = torch.var_mean(x, dim=[0] + list(range(2, x.dim())), unbiased=False)
+    mean = (1 - alpha) * bn.running_mean + alpha * mean
+    var = (1 - alpha) * bn.running_var + alpha * var
+    bn.running_mean.copy_(mean.detach())
+    bn.running_var.copy_(var.detach())
+    shape = (1, -1) + (1,) * (x.dim() - 2)  # by hand: F.batch_norm takes no gradient through its statistics
+    out = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + bn.eps)
+    return out if bn.weight is None else out * bn.weight.view(shape) + bn.bias.view(shape)
 
 
 def use_robust_bn(model: nn.Module, alpha: float) -> None:
