@@ -1,13 +1,17 @@
-"""Continual test-time adaptation benchmark: several TTA configs over the same stream, one table.
+"""Continual test-time adaptation benchmark: TTA configs over their streams, one table per protocol.
 
-    python tools/benchmark_tta.py configs/tta/*_vit_tiny_shapes_c.py [--cfg-options k=v ...] [--out-dir DIR]
-                                  [--cotta-rounds N]
+    python tools/benchmark_tta.py configs/tta/*_shapes_c.py [--cfg-options k=v ...] [--out-dir DIR]
+                                  [--orders mixed gradual dirichlet [--order-cfg-options k=v ...]] [--cotta-rounds N]
 
-Each config runs in a fresh spawned process, one after the other, so their images/s are measured without
-contention and each peak-memory reading is its own. ``--cfg-options`` apply to every config (e.g.
-``stream.samples_per_domain=200`` for a shorter stream). Writes to the output directory: ``table.md`` (top-1 error
-per domain and method, mean, images/s, peak memory), ``errors.csv`` (method, domain, error), ``summary.json``, and
-each method's ``results.json`` under ``runs/<config name>/``.
+Configs that share a stream and a source backbone form one table (e.g. the CNN protocol, ``*_resnet18_shapes_c.py``,
+and the ViT protocol, ``*_vit_tiny_shapes_c.py``). Every table is framed by a ``clean`` row: the source model's error
+on the same images without corruption. Each config runs in a fresh spawned process, one after the other, so their
+images/s are measured without contention and each peak-memory reading is its own. ``--cfg-options`` apply to every
+config (e.g. ``stream.samples_per_domain=200`` for a shorter stream). ``--orders`` reruns every config on streams of
+other orders (``stream.order=...``, plus ``--order-cfg-options``, e.g. a shorter stream) and adds each one's mean
+error as a column. Writes to the output directory: ``table.md`` (top-1 error per domain and method, mean, the other
+orders' means, images/s, peak memory), ``errors.csv`` (table, method, domain, error), ``summary.json``, and each
+run's ``results.json`` under ``runs/<config name>[@<order>]/``.
 
 Peak memory is ``torch.cuda.max_memory_allocated`` on a GPU; on CPU it is the worker's peak resident set size during
 the method's build and run (the kernel's VmHWM, reset just before) minus its resident size then, after a first build
@@ -45,6 +49,7 @@ from _measure import interleave, ratio_stats  # noqa: E402
 from visadapt.registry import ConfigError  # noqa: E402
 from visadapt.config import to_plain  # noqa: E402
 from visadapt.tta.config import load_tta_config  # noqa: E402
+from visadapt.tta.stream import ORDERS  # noqa: E402
 
 COTTA_DEFAULT = ROOT / "configs" / "tta" / "cotta_vit_tiny_shapes_c.py"
 
@@ -55,6 +60,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
                         help="key=value overrides applied to every config (e.g. stream.samples_per_domain=200)")
     parser.add_argument("--out-dir", help="default: work_dirs/benchmark_tta/<timestamp>")
+    parser.add_argument("--orders", nargs="+", default=[], choices=[o for o in ORDERS if o != "sequential"],
+                        help="also run every config on streams of these orders; their mean errors become columns")
+    parser.add_argument("--order-cfg-options", nargs="+", action=DictAction, default={},
+                        help="key=value overrides of the --orders runs only (e.g. stream.samples_per_domain=500)")
     parser.add_argument("--cotta-rounds", type=int, default=10,
                         help="timed rounds of the CoTTA augmentation comparison (0: skip it)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -137,29 +146,61 @@ def cotta_augmentation_ratio(config: Path, options: dict, rounds: int) -> dict[s
 
 
 # -- report ------------------------------------------------------------------------------------------------------
-def markdown(rows: list[dict], cotta: dict | None, command: str) -> str:
+def clean_error(config: str, options: dict) -> float:
+    """Top-1 error (%) of the config's source backbone on its stream's base images, uncorrupted."""
+    from visadapt.backbones.build import build_backbone
+    from visadapt.tta.config import resolve_device
+    from visadapt.tta.evaluation import top1_errors
+    from visadapt.tta.stream import Stream
+
+    cfg = load_tta_config(config, options)
+    stream = Stream(to_plain(cfg.get("stream", {})))
+    device = resolve_device(cfg.get("device", "auto"))
+    model = build_backbone(to_plain(cfg.backbone), num_classes=stream.num_classes).to(device).eval()
+    wrong, bs = 0, stream.spec.batch_size
+    with torch.no_grad():
+        for start in range(0, len(stream.indices), bs):
+            items = [stream.base[int(i)] for i in stream.indices[start:start + bs]]
+            images = torch.stack([image for image, _ in items]).to(device)
+            wrong += int(top1_errors(model(images), torch.tensor([label for _, label in items])).sum())
+    return 100.0 * wrong / len(stream.indices)
+
+
+def table_title(cfg) -> str:
+    backbone = to_plain(cfg.backbone)
+    return f"{backbone.get('name')} ({backbone.get('pretrained') or 'random weights'})"
+
+
+def markdown(table: dict, cotta: dict | None, command: str) -> str:
+    rows, orders = table["rows"], table["orders"]
     domains = list(rows[0]["errors"])
     protocol = rows[0]["protocol"]
-    head = ["method"] + domains + ["mean", "images/s", "peak memory (MiB)"]
+    head = ["method"] + domains + ["mean"] + [f"{o} mean" for o in orders] + ["images/s", "peak memory (MiB)"]
     lines = [
-        f"**Continual TTA benchmark** — `{command}`",
+        f"**{table['title']}** — `{command}`",
         "",
         f"Top-1 error (%) per domain in stream order, online (each batch scored once, by the prediction the method "
         f"returns for it); mean = unweighted mean over domains. Stream: {len(domains)} domains, severities "
         f"{protocol['severities']}, {protocol['samples_per_domain']} images per domain, batch {protocol['batch_size']},"
-        f" order {protocol['order']}, reset {protocol['reset']}, shuffle seed {protocol['shuffle_seed']}. images/s: "
-        f"images over time spent in the method's forward (adaptation included). Peak memory: "
+        f" order {protocol['order']}, reset {protocol['reset']}, shuffle seed {protocol['shuffle_seed']}. "
+        f"clean: the source model on the same images without corruption. "
+        + (f"Columns '<order> mean': the mean error of the same config on a stream of that order "
+           f"({table['order_options'] or 'same options'}). " if orders else "")
+        + f"images/s: images over time spent in the method's forward (adaptation included). Peak memory: "
         f"{rows[0]['memory_measure']}. Methods ran one after another, each in a fresh process.",
         "",
         "| " + " | ".join(head) + " |",
         "|---|" + "---:|" * (len(head) - 1),
+        "| clean | " + " | ".join(["–"] * len(domains)) + f" | {table['clean_error']:.2f} | "
+        + "".join(f"{table['clean_error']:.2f} | " for _ in orders) + "| |",
     ]
     best = min(r["mean_error"] for r in rows)
     for r in rows:
         mean = f"{r['mean_error']:.2f}"
         cells = [r["name"]] + [f"{r['errors'][d]:.1f}" for d in domains]
-        cells += [f"**{mean}**" if r["mean_error"] == best else mean, f"{r['images_per_s']:.0f}",
-                  f"{r['peak_memory_bytes'] / 2**20:.0f}"]
+        cells += [f"**{mean}**" if r["mean_error"] == best else mean]
+        cells += [f"{r['orders'][o]:.2f}" for o in orders]
+        cells += [f"{r['images_per_s']:.0f}", f"{r['peak_memory_bytes'] / 2**20:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     if cotta:
         med, q1, q3 = cotta["speedup"]
@@ -170,6 +211,32 @@ def markdown(rows: list[dict], cotta: dict | None, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_and_save(config: str, options: dict, progress: bool, run_dir: Path) -> dict[str, Any]:
+    res = run_isolated(config, options, progress)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "results.json").write_text(json.dumps(res, indent=2))
+    print(f"  {run_dir.name}: mean error {res['mean_error']:.2f} %, {res['images_per_s']:.0f} images/s", flush=True)
+    return res
+
+
+def run_table(title: str, configs: list[str], args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """Every config of one protocol on its stream (and on the ``--orders`` streams), plus the clean row."""
+    options = dict(args.cfg_options)
+    rows = []
+    for config in configs:
+        name = Path(config).stem
+        print(f"running {name} ...", flush=True)
+        res = run_and_save(config, options, not args.no_progress, out / "runs" / name)
+        res["orders"] = {
+            order: run_and_save(config, {**options, **args.order_cfg_options, "stream.order": order},
+                                not args.no_progress, out / "runs" / f"{name}@{order}")["mean_error"]
+            for order in args.orders
+        }
+        rows.append(res | {"name": name})
+    return dict(title=title, rows=rows, orders=list(args.orders), order_options=dict(args.order_cfg_options),
+                clean_error=clean_error(configs[0], options))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     command = " ".join(["python tools/benchmark_tta.py", *(sys.argv[1:] if argv is None else argv)])
@@ -177,37 +244,36 @@ def main(argv: list[str] | None = None) -> int:
     options = dict(args.cfg_options)
     try:
         cfgs = [load_tta_config(config, options) for config in args.configs]  # all must load before running
-        streams = {json.dumps(to_plain(cfg.get("stream", {})), sort_keys=True) for cfg in cfgs}
-        if len(streams) > 1:
-            raise ConfigError("the configs define different streams; one table needs one stream (compare their "
-                              "`stream` sections, or align them with --cfg-options)")
-        rows = []
-        for config in args.configs:
-            name = Path(config).stem
-            print(f"running {name} ...", flush=True)
-            res = run_isolated(config, options, not args.no_progress)
-            rows.append(res | {"name": name})
-            run_dir = out / "runs" / name
-            run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / "results.json").write_text(json.dumps(res, indent=2))
-            print(f"  {name}: mean error {res['mean_error']:.2f} %, {res['images_per_s']:.0f} images/s", flush=True)
+        groups: dict[str, tuple[str, list[str]]] = {}
+        for config, cfg in zip(args.configs, cfgs):
+            key = json.dumps([to_plain(cfg.get("stream", {})), to_plain(cfg.backbone)], sort_keys=True)
+            groups.setdefault(key, (table_title(cfg), []))[1].append(config)
+        tables = [run_table(title, configs, args, out) for title, configs in groups.values()]
         cotta_cfg = next((c for c, cfg in zip(args.configs, cfgs) if cfg.method.type == "cotta"), COTTA_DEFAULT)
         cotta = cotta_augmentation_ratio(cotta_cfg, options, args.cotta_rounds) if args.cotta_rounds > 0 else None
     except (ConfigError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    table = markdown(rows, cotta, command)
-    (out / "table.md").write_text(table)
+    text = "\n".join(markdown(t, cotta if i == len(tables) - 1 else None, command) for i, t in enumerate(tables))
+    (out / "table.md").write_text(text)
     with open(out / "errors.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["method", "domain", "error"])
-        for r in rows:
-            writer.writerows([r["name"], d, f"{e:.4f}"] for d, e in r["errors"].items())
-            writer.writerow([r["name"], "mean", f"{r['mean_error']:.4f}"])
-    summary = {r["name"]: {k: r[k] for k in ("mean_error", "images_per_s", "peak_memory_bytes", "memory_measure",
-                                             "num_images", "method")} for r in rows}
-    (out / "summary.json").write_text(json.dumps({"methods": summary, "cotta_augmentation": cotta}, indent=2))
-    print("\n" + table)
+        writer.writerow(["table", "method", "domain", "error"])
+        for t in tables:
+            writer.writerow([t["title"], "clean", "mean", f"{t['clean_error']:.4f}"])
+            for r in t["rows"]:
+                writer.writerows([t["title"], r["name"], d, f"{e:.4f}"] for d, e in r["errors"].items())
+                writer.writerow([t["title"], r["name"], "mean", f"{r['mean_error']:.4f}"])
+                writer.writerows([t["title"], r["name"], f"{o} mean", f"{e:.4f}"] for o, e in r["orders"].items())
+    keys = ("mean_error", "orders", "images_per_s", "peak_memory_bytes", "memory_measure", "num_images", "method")
+    summary = {
+        "methods": {r["name"]: {k: r[k] for k in keys} for t in tables for r in t["rows"]},
+        "tables": [{"title": t["title"], "clean_error": t["clean_error"], "methods": [r["name"] for r in t["rows"]]}
+                   for t in tables],
+        "cotta_augmentation": cotta,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print("\n" + text)
     print(f"written to {out}")
     return 0
 

@@ -49,6 +49,7 @@ class Spy(nn.Module):
 
 def stream(n=12, classes=4, **spec):
     spec.setdefault("domains", ["gaussian_noise", "brightness", "contrast"])
+    spec.setdefault("batch_size", n)  # the default 64 is larger than these domains
     return Stream(StreamSpec(**spec), base=FakeBase(n, classes))
 
 

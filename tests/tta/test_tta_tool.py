@@ -99,7 +99,7 @@ def test_shipped_tta_configs_build(path):
     from visadapt.registry import TTA_METHODS
     from visadapt.tta.config import build_from_config, load_tta_config
 
-    cfg = load_tta_config(path, {"stream.samples_per_domain": 8, "device": "cpu"})
+    cfg = load_tta_config(path, {"stream.samples_per_domain": 8, "stream.batch_size": 8, "device": "cpu"})
     method, stream = build_from_config(cfg)
     assert len(stream.spec.domains) == 15 and stream.num_classes == 8
     assert type(method) is TTA_METHODS.get(cfg.method.type)

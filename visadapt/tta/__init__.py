@@ -1,7 +1,7 @@
 """Test-time adaptation: ``build_tta_method(model, dict(type='tent', ...))`` wraps a model in a method whose
 ``forward(x)`` adapts on the batch and returns that batch's prediction; ``reset()`` restores the start state.
 
-Registered: ``source``, ``bn``, ``tent``, ``eta``, ``eata``, ``sar``, ``lame``, ``cotta``, ``vida``; the "wisdom of crowds" filter is
+Registered: ``source``, ``bn``, ``tent``, ``eta``, ``eata``, ``sar``, ``lame``, ``cotta``, ``vida``, ``rotta``; the "wisdom of crowds" filter is
 the ``woc`` option of ``tent``/``eta``/``eata``/``sar``.
 """
 from __future__ import annotations
@@ -32,6 +32,7 @@ from visadapt.tta.lame import LAME, knn_affinity, laplacian_optimization, linear
 from visadapt.tta.norm import BNAdapt, Source
 from visadapt.tta.config import build_from_config, load_tta_config, run_config
 from visadapt.tta.evaluation import error_rate, format_table, run_stream, top1_errors
+from visadapt.tta.rotta import CSTU, RoTTA, robust_bn_forward, timeliness
 from visadapt.tta.sar import SAR
 from visadapt.tta.stream import Stream, StreamBatch, StreamSpec, build_stream
 from visadapt.tta.tent import Tent
@@ -79,6 +80,10 @@ __all__ = [
     "EntropyMethod",
     "LAME",
     "SAR",
+    "CSTU",
+    "RoTTA",
+    "robust_bn_forward",
+    "timeliness",
     "Source",
     "TTAMethod",
     "Tent",

@@ -41,6 +41,7 @@ def build_from_config(cfg: Config) -> tuple[torch.nn.Module, Stream]:
 
     torch.manual_seed(int(cfg.get("seed", 0)))
     stream = Stream(to_plain(cfg.get("stream", {})))
+    check_source_classes(to_plain(cfg.backbone), stream.num_classes)
     model = build_backbone(to_plain(cfg.backbone), num_classes=stream.num_classes)
     device = resolve_device(cfg.get("device", "auto"))
     model = model.to(device).eval()
@@ -59,6 +60,21 @@ def build_from_config(cfg: Config) -> tuple[torch.nn.Module, Stream]:
         method_cfg[argument] = lambda: ((x.to(device), y) for x, y in loader)
     method = build_tta_method(model, method_cfg)
     return method.to(device), stream
+
+
+def check_source_classes(backbone: dict, num_classes: int) -> None:
+    """A source checkpoint must classify the stream's classes: building it with another head size would silently
+    replace its head by a random one."""
+    from visadapt.backbones import read_metadata, resolve_weights
+
+    pretrained = backbone.get("pretrained") if isinstance(backbone, dict) else None
+    if pretrained is None:
+        return
+    source_classes = read_metadata(resolve_weights(pretrained)).get("num_classes")
+    if source_classes and source_classes != num_classes:
+        raise ConfigError(f"backbone.pretrained: '{pretrained}' has a {source_classes}-class head but the stream's "
+                          f"base dataset has {num_classes} classes; valid: a source trained on the stream's "
+                          f"{num_classes} classes")
 
 
 def resolve_device(device: str | None) -> torch.device:

@@ -161,8 +161,11 @@ def augment_views(
 
 
 # ---------------------------------------------------------------------------------------------- teacher-student
-def teacher_student_loss(student: torch.Tensor, teacher: torch.Tensor, kind: str = "ce") -> torch.Tensor:
-    """Mean over samples (pixels) of the cross-entropy from the teacher's soft label to the student.
+def teacher_student_loss(
+    student: torch.Tensor, teacher: torch.Tensor, kind: str = "ce", weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean over samples (pixels) of the cross-entropy from the teacher's soft label to the student, each sample's
+    term multiplied by ``weights`` when given (RoTTA's timeliness).
 
     ``ce``: ``-sum softmax(z') log softmax(z)`` (CIFAR); ``symmetric``: ``1/2`` of that plus ``1/2`` of
     ``-sum softmax(z) log softmax(z')`` (ImageNet versions of CoTTA and ViDA).
@@ -173,7 +176,7 @@ def teacher_student_loss(student: torch.Tensor, teacher: torch.Tensor, kind: str
         loss = 0.5 * loss - 0.5 * (s.softmax(-1) * t.log_softmax(-1)).sum(-1)
     elif kind != "ce":
         raise ConfigError(f"loss must be 'ce' or 'symmetric', got '{kind}'")
-    return loss.mean()
+    return loss.mean() if weights is None else (loss * weights).mean()
 
 
 @torch.no_grad()

@@ -145,6 +145,7 @@ class Stream:
         if n is not None and n > len(base):
             raise ConfigError(f"stream: samples_per_domain={n} but the base dataset has only {len(base)} images")
         self.indices = np.arange(len(base) if n is None else n)
+        check_batch_fits(self.spec, len(self.indices))
         self._datasets: dict[tuple[str, int], CorruptedDataset] = {}
         self._labels = np.array([base.load(int(i))[1] if not hasattr(base, "label") else base.label(int(i))
                                  for i in self.indices])
@@ -237,6 +238,13 @@ class Stream:
     def __iter__(self) -> Iterator[tuple[str, torch.Tensor, torch.Tensor]]:
         for batch in self.batches():
             yield batch.domain, batch.images, batch.labels
+
+
+def check_batch_fits(spec: StreamSpec, domain_size: int) -> None:
+    """A batch may not be larger than a domain: it would silently shrink to the domain and mix no domains."""
+    if spec.batch_size > domain_size:
+        raise ConfigError(f"stream: 'batch_size' {spec.batch_size} is larger than a domain ({domain_size} images: "
+                          f"samples_per_domain or the base dataset's size); valid: 1..{domain_size}")
 
 
 def build_stream(cfg: StreamSpec | dict | None = None, base=None) -> Stream:
