@@ -52,7 +52,13 @@ def files(tmp_path_factory):
     (d / "bad_json" / "adapter_config.json").write_text("{not json")
     (d / "no_backbone").mkdir()
     (d / "no_backbone" / "adapter_config.json").write_text(json.dumps({"adapters": []}))
-    paths["tta"] = write_config(d, paths["weights"])
+    # The TTA source must have the stream's 8 classes (a mismatch is itself a refused input).
+    from visadapt.backbones import TimmBackbone
+
+    torch.manual_seed(0)
+    source = TimmBackbone("vit_tiny_patch16_224", num_classes=8, img_size=16, patch_size=4, depth=2, embed_dim=24,
+                          num_heads=2).save_pretrained(d / "tiny_src.safetensors")
+    paths["tta"] = write_config(d, source)
     return paths
 
 
