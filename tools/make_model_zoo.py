@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         provenance = dict(command=command + " --adapter-only", config=to_plain(cfg.to_dict()), seed=results["seed"],
                           metrics=results["metrics"], parameters=results["parameters"])
         (out / "provenance.json").write_text(json.dumps(provenance, indent=2))
-        size = sum(f.stat().st_size for f in out.iterdir()) / 2**20
+        size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 2**20
         print(f"wrote {out}/ ({size:.2f} MiB)")
         return 0
     backbone = build_backbone(to_plain(cfg.backbone), num_classes=int(read_adapter_config(run_dir / "adapter")["num_classes"]))
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         metrics=results["metrics"],
         parameters=results["parameters"]["total"],
     )
-    size = sum(f.stat().st_size for f in out.iterdir()) if out.is_dir() else out.stat().st_size
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) if out.is_dir() else out.stat().st_size
     print(f"wrote {out} ({size / 2**20:.2f} MiB)")
     return 0
 
