@@ -14,6 +14,7 @@ load and merge keep them apart), and merging folds every layer into the innermos
 """
 from __future__ import annotations
 
+import abc
 import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator
@@ -33,7 +34,7 @@ class CallContext(dict):
     ``visadapt.adapters.call_context(model, ...)``, read by a layer as ``self.call_context[key]``."""
 
 
-class AdapterLayer(nn.Module):
+class AdapterLayer(nn.Module, abc.ABC):
     """Wraps ``base_layer``; ``adapter_param_names`` lists the sub-modules/parameters that hold its weights.
 
     Subclasses implement ``adapted_forward`` (and, when ``mergeable``, ``delta_fold``); ``forward`` runs the base
@@ -58,8 +59,9 @@ class AdapterLayer(nn.Module):
             return self.base_layer(*args, **kwargs)
         return self.adapted_forward(*args, **kwargs)
 
+    @abc.abstractmethod
     def adapted_forward(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError
+        """The layer's output with its adapter applied."""
 
     # -- structure --------------------------------------------------------------------------------------------
     def get_base_layer(self) -> nn.Module:
@@ -110,8 +112,9 @@ class AdapterLayer(nn.Module):
     additive: ClassVar[bool] = False
 
     def delta_fold(self, sign: int) -> None:
-        """Add (``sign`` = +1) or remove (-1) this layer's update in the innermost base layer's weights."""
-        raise NotImplementedError
+        """Add (``sign`` = +1) or remove (-1) this layer's update in the innermost base layer's weights; layers that
+        declare ``mergeable`` implement it."""
+        raise TypeError(f"{type(self).__name__} ({self.config.method}) declares no way to fold its update")
 
     def extra_repr(self) -> str:
         state = "" if self.enabled else ", disabled"

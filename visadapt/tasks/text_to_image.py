@@ -10,6 +10,7 @@ from the same UNet with its adapters switched off, not from a second copy). Late
 """
 from __future__ import annotations
 
+import abc
 import math
 import re
 from pathlib import Path
@@ -28,10 +29,15 @@ from visadapt.tasks.base import AdaptedTask, adapter_configs
 REGULARIZERS = ("none", "prior", "cat")
 
 
+def trigger_pattern(trigger: str) -> re.Pattern:
+    """The trigger as a whole word (``zwx`` is not in ``zwxy``; ``<zwx>`` counts its brackets)."""
+    return re.compile(rf"(?<![\w<]){re.escape(trigger)}(?![\w>])")
+
+
 def drop_trigger(caption: str, trigger: str) -> str:
     """The caption with the trigger word removed (and the separator it leaves), e.g. ``"zwx, a star on a dark
     background"`` -> ``"a star on a dark background"``, ``"a zwx star"`` -> ``"a star"``."""
-    text = re.sub(rf"(?<![\w<]){re.escape(trigger)}(?![\w>])", " ", caption)
+    text = trigger_pattern(trigger).sub(" ", caption)
     text = re.sub(r"\s+", " ", text).strip()
     return re.sub(r"^[,;:]\s*", "", text).replace(" ,", ",")
 
@@ -44,7 +50,7 @@ def before_first_comma_dropped(caption: str) -> str:
     return caption.split(",", 1)[1]
 
 
-class DiffusionTask(AdaptedTask):
+class DiffusionTask(AdaptedTask, abc.ABC):
     """What the diffusion tasks share: a ``DiffusionBackbone``, no data facts needed, ``val/loss`` monitored."""
 
     data_inputs = ()
@@ -65,8 +71,9 @@ class DiffusionTask(AdaptedTask):
     def test_step(self, batch: tuple[Any, Any], batch_idx: int) -> None:
         self.evaluate(batch, batch_idx, "test")
 
+    @abc.abstractmethod
     def evaluate(self, batch: tuple[Any, Any], batch_idx: int, stage: str) -> None:
-        raise NotImplementedError
+        """Log the ``stage`` ('val' / 'test') metrics of one batch."""
 
 
 @TASKS.register()
@@ -174,7 +181,7 @@ class TextToImageTask(DiffusionTask):
 
         if self.trigger and self.regularizer == "cat":
             captions = [datamodule.train_set[i][1] for i in range(len(datamodule.train_set))]
-            missing = [c for c in captions if not re.search(rf"(?<![\w<]){re.escape(self.trigger)}(?![\w>])", c)]
+            missing = [c for c in captions if not trigger_pattern(self.trigger).search(c)]
             if missing:
                 raise ConfigError(f"TextToImageTask: trigger {self.trigger!r} is absent from {len(missing)} of "
                                   f"{len(captions)} training captions, e.g. {missing[0]!r}")
