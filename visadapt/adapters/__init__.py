@@ -6,7 +6,7 @@ mergeable adapters into the base weights (leaving the upstream module tree, or k
 ``unmerge`` can undo it); ``disable_adapters`` gives the base model's outputs inside a ``with`` block;
 ``call_context`` hands layers per-call values that the wrapped modules do not take as arguments.
 """
-from visadapt.adapters import bottleneck, coop, difffit, lora, mosa, peft_bridge, selection, ssf, vpt  # noqa: F401
+from visadapt.adapters import bottleneck, coop, difffit, lora, mosa, peft_bridge, selection, ssf, video, vpt  # noqa: F401
 from visadapt.adapters.base import AdapterConfig, AdapterLayer, CallContext, register_adapter, wrap_module
 from visadapt.adapters.functional import (
     AdapterLoadError,

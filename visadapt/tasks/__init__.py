@@ -6,6 +6,8 @@ from visadapt.tasks.prolip import ProLIPTask
 from visadapt.tasks.clip_contrastive import CLIPContrastiveTask
 from visadapt.tasks.segmentation import SegmentationTask
 from visadapt.tasks.text_to_image import AutoencoderTask, TextToImageTask
+from visadapt.tasks.video import VideoTuningTask
 
 __all__ = ["AdaptedTask", "CLIPClassificationTask", "CLIPContrastiveTask", "CLIPLinearProbeTask", "ClassificationTask",
-           "NonFiniteLossError", "ProLIPTask", "SegmentationTask", "AutoencoderTask", "TextToImageTask"]
+           "NonFiniteLossError", "ProLIPTask", "SegmentationTask", "AutoencoderTask", "TextToImageTask",
+           "VideoTuningTask"]

@@ -207,12 +207,14 @@ class TextToImageTask(DiffusionTask):
         with torch.no_grad():
             return self.backbone.encode_prompt(captions)
 
-    def noisy(self, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def noisy(self, latents: torch.Tensor, frames: int = 1
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(z_t, t, target, per-sample loss weight) for clean latents, noise and timesteps drawn from the global RNG
-        (restored on resume)."""
+        (restored on resume); with ``frames`` > 1 the rows are clips of that many frames sharing one timestep."""
         sched = self.backbone.noise_scheduler
         noise = torch.randn_like(latents)
-        t = torch.randint(0, sched.config.num_train_timesteps, (latents.shape[0],), device=latents.device)
+        t = torch.randint(0, sched.config.num_train_timesteps, (latents.shape[0] // frames,), device=latents.device)
+        t = t.repeat_interleave(frames)
         z_t = sched.add_noise(latents, noise, t)
         target = noise if sched.config.prediction_type == "epsilon" else sched.get_velocity(latents, noise, t)
         return z_t, t, target, self.loss_weights(t)

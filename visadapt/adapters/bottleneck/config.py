@@ -25,6 +25,8 @@ class BottleneckConfig(AdapterConfig):
 
     Args:
         hidden_dim: bottleneck width.
+        hidden_ratio: instead of ``hidden_dim``, the width as a fraction of the wrapped module's (SimDA's 0.25 across
+            a UNet's 320/640/1280-wide blocks).
         act: ``gelu``, ``relu``, ``silu`` or ``quick_gelu``.
         scale: multiplies the adapter output.
         dropout: inside the bottleneck, after the activation.
@@ -39,6 +41,7 @@ class BottleneckConfig(AdapterConfig):
     mergeable: ClassVar[bool] = False
 
     hidden_dim: int = 8
+    hidden_ratio: float | None = None
     act: str = "gelu"
     scale: float = 1.0
     dropout: float = 0.0
@@ -50,6 +53,8 @@ class BottleneckConfig(AdapterConfig):
         super().__post_init__()
         if self.hidden_dim < 1:
             raise ConfigError(f"{self.method}: hidden_dim must be >= 1, got {self.hidden_dim}")
+        if self.hidden_ratio is not None and not 0 < self.hidden_ratio <= 4:
+            raise ConfigError(f"{self.method}: hidden_ratio must be in (0, 4], got {self.hidden_ratio}")
         if self.placement not in ("sequential", "parallel"):
             raise ConfigError(f"{self.method}: placement must be 'sequential' or 'parallel', got '{self.placement}'")
         if self.input_from is not None and self.placement != "parallel":

@@ -37,7 +37,8 @@ class BottleneckAdapterLayer(AdapterLayer):
 
     def build_adapter(self, dim: int, config: "BottleneckConfig") -> nn.Module:
         """The bottleneck module; variants (MoSA's split bottleneck) override this and keep the placement."""
-        return Bottleneck(dim, config.hidden_dim, config.act, config.dropout, config.layer_norm)
+        hidden = config.hidden_dim if config.hidden_ratio is None else max(1, round(dim * config.hidden_ratio))
+        return Bottleneck(dim, hidden, config.act, config.dropout, config.layer_norm)
 
     def attach_input_source(self, source: nn.Module) -> None:
         """Capture the input of ``source`` (e.g. the block's ``norm2``) as the adapter's input."""
