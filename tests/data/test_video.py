@@ -183,7 +183,8 @@ def test_shapes_clip_items_caption_and_determinism():
 def test_shapes_clip_moves_left_to_right():
     clip = ShapesClipDataset(motion="move", image_size=32)
     frames = clip.frames()
-    xs = [foreground_centroid(f, frames[0] * 0 + frames[0, 0, 0])[0] for f in frames]
+    background = np.broadcast_to(frames[0, 0, 0], frames[0].shape)
+    xs = [foreground_centroid(f, background)[0] for f in frames]
     assert all(b > a for a, b in zip(xs, xs[1:]))
     # Centre x runs 0.25 -> 0.75 of 32 pixels: 8 -> 24, less half a pixel (pixel centres sit at i + 0.5).
     assert xs[0] == pytest.approx(7.5, abs=0.5) and xs[-1] == pytest.approx(23.5, abs=0.5)

@@ -102,7 +102,7 @@ def _read_video_file(path: Path) -> np.ndarray:
             if not container.streams.video:
                 raise ValueError("it has no video stream")
             frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
-    except (av.FFmpegError, ValueError, OSError) as err:
+    except (av.error.FFmpegError, ValueError, OSError) as err:
         raise UnreadableVideoError(f"read_video: cannot read '{path}': expected a video file "
                                    f"({', '.join(VIDEO_EXTENSIONS)}); {type(err).__name__}: {err}") from None
     if not frames:
