@@ -25,6 +25,11 @@ def _join(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
+def object_phrase(shape: str, color: str, texture: str = "solid") -> str:
+    """``"a red circle"``: how captions name one object (video captions add its motion to it)."""
+    return _phrase(1, texture, color, shape)
+
+
 def background_phrase(kind: str) -> str:
     """``"a dark background"``: how captions name a background kind."""
     words = f"{_BACKGROUND_WORDS[kind]} background"
