@@ -8,6 +8,7 @@ exported adapter speaks diffusers' vocabulary.
 """
 from __future__ import annotations
 
+import inspect
 import os
 import re
 from pathlib import Path
@@ -203,10 +204,18 @@ class DiffusionBackbone(Backbone):
             raise ConfigError(f"scheduler must be one of {sorted(schedulers)}, got {scheduler!r}")
         pipe = diffusers.StableDiffusionPipeline(
             vae=self.vae, text_encoder=self.text_encoder, tokenizer=self.tokenizer, unet=self.unet,
-            scheduler=schedulers[scheduler].from_config(self.noise_scheduler.config), safety_checker=None,
+            scheduler=self.sampling_scheduler(schedulers[scheduler]), safety_checker=None,
             feature_extractor=None, image_encoder=None, requires_safety_checker=False)
         pipe.set_progress_bar_config(disable=True)
         return pipe
+
+    def sampling_scheduler(self, cls: type) -> Any:
+        """A ``cls`` scheduler from the training scheduler's config as ``StableDiffusionPipeline`` would rewrite it
+        (with a warning): no clipping of the predicted sample (latents are not bounded) and ``steps_offset`` 1, so
+        that a DDIM inversion and the pipeline's DDIM sampling visit the same timesteps."""
+        accepted = inspect.signature(cls.__init__).parameters
+        overrides = {k: v for k, v in (("clip_sample", False), ("steps_offset", 1)) if k in accepted}
+        return cls.from_config(self.noise_scheduler.config, **overrides)
 
     def save_pretrained(self, folder: str | os.PathLike, **metadata: Any) -> Path:
         """diffusers' own folder layout (``StableDiffusionPipeline.from_pretrained(folder)`` loads it with no

@@ -62,7 +62,7 @@ def invert(backbone, latents: torch.Tensor, steps: int, prompt: str = "") -> tor
 
     if steps < 1:
         raise ConfigError(f"video inversion: steps must be >= 1, got {steps}")
-    scheduler = DDIMInverseScheduler.from_config(backbone.noise_scheduler.config)
+    scheduler = backbone.sampling_scheduler(DDIMInverseScheduler)  # the exact inverse of the sampler's DDIM steps
     scheduler.set_timesteps(steps, device=latents.device)
     cond = _prompt_rows(backbone, prompt, latents.shape[0])
     with clip_context(backbone, latents.shape[0], latents):
