@@ -117,6 +117,17 @@ def test_gradients_reach_every_adapter_tensor_with_gradient_checkpointing(method
     assert missing == []
 
 
+def test_training_after_inference_mode_evaluation():
+    """The shift pattern is cached; one first built inside inference mode (a test loop) must still train."""
+    parts = make("simda")
+    x, t, c = inputs(frames=5)
+    with torch.inference_mode(), call_context(parts, num_frames=5):
+        parts.unet(x, t, c)
+    perturb(parts)
+    with call_context(parts, num_frames=5):
+        parts.unet(x, t, c).sample.mean().backward()
+
+
 def test_reference_checkpointing_skips_down_and_up_temporal_adapters_in_training():
     """SimDA's code under gradient checkpointing (faithful switch): only the mid block's temporal adapter learns."""
     parts = make("simda", reference_checkpointing=True)

@@ -45,12 +45,15 @@ def token_grid(num_tokens: int, context: CallContext, where: str) -> tuple[int, 
 
 @lru_cache(maxsize=64)
 def _shift_source(num_frames: int, height: int, width: int) -> torch.Tensor:
-    rows = torch.arange(height)[:, None] % 4
-    cols = torch.arange(width)[None, :] % 4
-    shift = torch.tensor(LATENT_SHIFT)[rows, cols]  # (h, w)
-    frames = torch.arange(num_frames)[:, None, None]
-    source = frames - shift
-    return torch.where(source >= 0, source, frames)  # (F, h, w): the frame each token is read from
+    """(F, h, w): the frame each token is read from. Cached, so built outside inference mode: a tensor made under
+    ``torch.inference_mode`` (Lightning's test loop) cannot be saved for a later training backward."""
+    with torch.inference_mode(False):
+        rows = torch.arange(height)[:, None] % 4
+        cols = torch.arange(width)[None, :] % 4
+        shift = torch.tensor(LATENT_SHIFT)[rows, cols]  # (h, w)
+        frames = torch.arange(num_frames)[:, None, None]
+        source = frames - shift
+        return torch.where(source >= 0, source, frames)
 
 
 def latent_shift(tokens: torch.Tensor, num_frames: int, height: int, width: int) -> torch.Tensor:
