@@ -99,3 +99,43 @@ def test_a_stopped_tuning_run_resumes_exactly(tmp_path, tiny_sd_folder):
     b = load_file(only_run(stopped) / "adapter" / "adapter.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(v, torch.zeros_like(v)) for k, v in a.items() if ".up." in k)
+
+
+def tool_main(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"{name}_tool", ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def test_bad_video_input_is_one_error_line(tmp_path, tiny_sd_folder, capsys):
+    """An unreadable clip, a clip too short for the frames asked, an edit with 0 steps: one line each, no run left."""
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video")
+    ShortClip = tmp_path / "short"
+    ShortClip.mkdir()
+    for k in range(3):
+        Image.fromarray(np.full((16, 16, 3), 40 * k, np.uint8)).save(ShortClip / f"frame{k}.png")
+    train, generate = tool_main("train"), generate_tool()
+    config = video_config(tmp_path, tiny_sd_folder)
+    file_data = ["data.train.type=VideoFileDataset", "data.train.caption=a clip", "data.train.image_size=16"]
+    cases = [
+        (train, [str(config), "--work-dir", str(tmp_path / "runs"), "--cfg-options", *file_data,
+                 f"data.train.path={bad}"], f"cannot read '{bad}'"),
+        (train, [str(config), "--work-dir", str(tmp_path / "runs"), "--cfg-options", *file_data,
+                 f"data.train.path={ShortClip}", "data.train.num_frames=4"], "the video has 3 frames"),
+        (generate, [str(tiny_sd_folder), "--video", "--source", str(bad), "--prompt", "x", "--out",
+                    str(tmp_path / "o")], "broken.mp4"),
+        (generate, [str(tiny_sd_folder), "--video", "--prompt", "x", "--out", str(tmp_path / "o")],
+         "no training clip to edit"),
+    ]
+    for main, argv, expected in cases:
+        assert main(argv) == 1
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], lines
+    with pytest.raises(SystemExit):
+        generate([str(tiny_sd_folder), "--video", "--steps", "0", "--prompt", "x", "--out", str(tmp_path / "o")])
+    assert "--steps must be >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()

@@ -8,11 +8,12 @@ exported adapter speaks diffusers' vocabulary.
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import re
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -59,6 +60,23 @@ def resolve_diffusers_folder(pretrained: str | os.PathLike) -> Path:
                             f"{model_zoo_dir() / str(pretrained)}.{hint}")
 
 
+@contextlib.contextmanager
+def quiet_progress_bars() -> Iterator[None]:
+    """No per-file "Loading weights" bars from transformers / diffusers while local parts load (a tool's stderr is
+    for its own messages); the libraries' previous setting comes back after."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    libraries = [lib for lib in (diffusers_logging, transformers_logging) if lib.is_progress_bar_enabled()]
+    for lib in libraries:
+        lib.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for lib in libraries:
+            lib.enable_progress_bar()
+
+
 def load_parts(folder: Path) -> tuple:
     """(unet, text encoder, vae, tokenizer, DDPM scheduler) from a diffusers folder, offline."""
     diffusers = _diffusers()
@@ -66,11 +84,12 @@ def load_parts(folder: Path) -> tuple:
 
     local = dict(local_files_only=True)
     try:
-        return (diffusers.UNet2DConditionModel.from_pretrained(folder, subfolder="unet", **local),
-                CLIPTextModel.from_pretrained(folder, subfolder="text_encoder", **local),
-                diffusers.AutoencoderKL.from_pretrained(folder, subfolder="vae", **local),
-                CLIPTokenizer.from_pretrained(folder, subfolder="tokenizer", **local),
-                diffusers.DDPMScheduler.from_pretrained(folder, subfolder="scheduler", **local))
+        with quiet_progress_bars():
+            return (diffusers.UNet2DConditionModel.from_pretrained(folder, subfolder="unet", **local),
+                    CLIPTextModel.from_pretrained(folder, subfolder="text_encoder", **local),
+                    diffusers.AutoencoderKL.from_pretrained(folder, subfolder="vae", **local),
+                    CLIPTokenizer.from_pretrained(folder, subfolder="tokenizer", **local),
+                    diffusers.DDPMScheduler.from_pretrained(folder, subfolder="scheduler", **local))
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ConfigError(f"{folder}: cannot be loaded as a diffusers text-to-image folder ({err})") from err
 
