@@ -38,9 +38,17 @@ def encode_clip(backbone, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
 
 
 def encode_clips(backbone, dataset: Any) -> LatentSet:
-    """Every (frames, caption) item of ``dataset`` encoded once: means and stds shaped (N, F, C, h, w)."""
+    """Every (frames, caption) item of ``dataset`` encoded once: means and stds shaped (N, F, C, h, w). A
+    ``VideoClipDataset`` is one clip repeated: it is encoded once and its latents repeated without copies."""
+    from visadapt.data.video_base import VideoClipDataset
+
     if len(dataset) == 0:
         raise ConfigError(f"{type(dataset).__name__}: no clips")
+    if isinstance(dataset, VideoClipDataset):
+        frames, caption = dataset[0]
+        mean, std = encode_clip(backbone, frames)
+        n = len(dataset)
+        return LatentSet(mean.expand(n, *mean.shape), std.expand(n, *std.shape), [str(caption)] * n)
     items = [dataset[i] for i in range(len(dataset))]
     encoded = [encode_clip(backbone, frames) for frames, _ in items]
     counts = {m.shape[0] for m, _ in encoded}
