@@ -55,7 +55,8 @@ def video_tab(base: str, resolution: int, runs_root: Path, max_steps: int) -> No
         edit_button = gr.Button("Edit", variant="primary")
         with gr.Row():
             edited = gr.Video(label="edited clip", autoplay=True, loop=True)
-            edited_strip = gr.Image(label="edited frames", type="filepath")
-        source_strip = gr.Image(label="source frames", type="filepath")
+            with gr.Column():
+                edited_strip = gr.Image(label="edited frames", type="filepath")
+                source_strip = gr.Image(label="source frames", type="filepath")
         tune_button.click(tune, [use_example, upload, caption, method, num_frames, steps], [status, run])
         edit_button.click(run_edit, [run, prompt, negative, edit_steps, guidance], [edited, edited_strip, source_strip])
