@@ -58,3 +58,21 @@ def test_tuned_videos_lists_finished_video_runs_newest_first(tmp_path):
     runs = tuned_videos(tmp_path)
     assert list(runs) == ["tune_a_video_2", "simda_1"]
     assert runs["simda_1"] == tmp_path / "video" / "simda_1" / "20250101_000000"
+
+
+def test_uploaded_clip_is_kept_and_tuned_then_edited(tmp_path, tiny_sd_folder):
+    """The upload path end to end on the tiny parts: the run's config points at the kept copy of the clip (so
+    ``tools/generate.py RUN --video`` finds it), and an edit writes the clip and the source strip."""
+    pytest.importorskip("av")
+    from visadapt.config import load_config
+    from visadapt.data.video_io import read_video, write_gif
+
+    upload = tmp_path / "my clip.gif"
+    write_gif(np.random.default_rng(0).integers(0, 256, (10, 20, 30, 3), dtype=np.uint8), upload)
+    run = tune_video(upload, "a noisy clip", "Tune-A-Video", 4, 1, str(tiny_sd_folder), 16, tmp_path / "runs")
+    train = load_config(run / "config.py").data.train
+    assert train.type == "VideoFileDataset" and train.caption == "a noisy clip" and train.num_frames == 4
+    assert read_video(train.path).shape == (10, 20, 30, 3)
+    paths, source = edit_video(run, "a blue circle", "", 1, 5.0)
+    assert read_video(paths["mp4"]).shape == (4, 16, 16, 3)
+    assert source.is_file() and paths["strip"].is_file()

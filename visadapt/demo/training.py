@@ -42,8 +42,8 @@ def personalize(images: Sequence[str | Path] | None, trigger: str, noun: str, me
         folder.mkdir(parents=True)
         for k, path in enumerate(images):
             shutil.copy(path, folder / f"{k:02d}{Path(path).suffix.lower()}")
-        options["data.train"] = dict(type="SubjectFolderDataset", root=str(folder), trigger=trigger, noun=noun,
-                                     image_size=resolution, template="{trigger}, a {noun}")
+        options["data.train"] = dict(_delete_=True, type="SubjectFolderDataset", root=str(folder), trigger=trigger,
+                                     noun=noun, image_size=resolution, template="{trigger}, a {noun}")
     else:
         options.update({"data.train.trigger": trigger, "data.train.shape": noun, "data.train.image_size": resolution})
     return launch(f"dreambooth/{METHODS[method]}", options, runs_root / name, report)

@@ -54,8 +54,8 @@ def tune_video(upload: str | Path | None, caption: str, method: str, num_frames:
         kept = runs_root / "uploads" / name / f"clip{Path(upload).suffix.lower()}"
         kept.parent.mkdir(parents=True)
         shutil.copy(upload, kept)
-        options["data.train"] = dict(type="VideoFileDataset", path=str(kept), caption=caption, num_frames=num_frames,
-                                     image_size=resolution, repeats=steps)
+        options["data.train"] = dict(_delete_=True, type="VideoFileDataset", path=str(kept), caption=caption,
+                                     num_frames=num_frames, image_size=resolution, repeats=steps)
     return launch(VIDEO_METHODS[method], options, runs_root / "video" / name, report)
 
 
