@@ -1,6 +1,8 @@
 """The personalized-generation demo: ``python tools/demo.py [--host 127.0.0.1] [--port 7860] [--base sd_tiny_shapes]
 [--runs work_dirs/demo]``. Train a subject in the Train tab (a run directory under --runs), sample it in Generate.
-Binds to 127.0.0.1 (this machine only) unless --host says otherwise."""
+In the Video tab, tune SimDA or Tune-A-Video on the offline example clip or an uploaded video / GIF (a run
+directory under --runs/video, which ``tools/generate.py RUN --video`` also edits), then edit the clip with a prompt
+(written under the run's edits/). Binds to 127.0.0.1 (this machine only) unless --host says otherwise."""
 from __future__ import annotations
 
 import argparse
@@ -21,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--base", default="sd_tiny_shapes", help="diffusers folder or model-zoo name")
-    parser.add_argument("--runs", default="work_dirs/demo", help="where trained subjects are saved")
+    parser.add_argument("--runs", default="work_dirs/demo", help="where trained subjects and video runs are saved")
     parser.add_argument("--max-steps", type=int, default=1000, help="upper end of the training-steps slider")
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
@@ -37,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    app.queue().launch(server_name=args.host, server_port=args.port)
+    # The Video tab shows clips written inside the runs folder, which may lie outside Gradio's default paths.
+    app.queue().launch(server_name=args.host, server_port=args.port, allowed_paths=[str(Path(args.runs).resolve())])
     return 0
 
 

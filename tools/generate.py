@@ -12,7 +12,7 @@ loaded at once with diffusers' ``set_adapters`` when their exports carry ``pytor
 Video (a run of ``VideoTuningTask``, e.g. ``configs/simda/``): ``--video`` edits the run's training clip, or
 ``--source`` (a folder of frames, a GIF or a video file), by DDIM inversion and sampling with ``--prompt``;
 ``--from-noise`` samples text-to-video from seeded noise instead (``--frames`` frames; clip k from seed
-``--seed + k``). Writes ``video.gif``, ``video.mp4``, ``frames.png`` (a strip; ``video_k.*`` for several clips),
+``--seed + k``). Writes ``video.gif``, ``video.mp4``, ``video.png`` (a strip; ``video_k.*`` for several clips),
 ``source.png`` for an edit, and ``generation.json``.
 """
 from __future__ import annotations
@@ -118,7 +118,8 @@ def source_clip(args: argparse.Namespace, cfg, size: int):
 def generate_video(args: argparse.Namespace) -> str:
     """Edit a clip or sample clips from noise with a video-tuned run; returns a summary line."""
     from visadapt.adapters import load_adapter
-    from visadapt.data.video_io import write_frame_strip, write_gif, write_mp4
+    from visadapt.data.video_base import tensor_to_frames
+    from visadapt.data.video_io import write_clip, write_frame_strip
     from visadapt.generation.video import edit, noise_latents, sample
 
     backbone, run_adapter = build_backbone(args.model)
@@ -140,21 +141,13 @@ def generate_video(args: argparse.Namespace) -> str:
         source, caption = source_clip(args, cfg, backbone.resolution)
         clips.append(edit(backbone, source, args.prompt, args.steps, args.guidance, args.negative_prompt))
         names = ["video"]
-        write_frame_strip(to_uint8(source), args.out / "source.png")
+        write_frame_strip(tensor_to_frames(source), args.out / "source.png")
         record.update(mode="edit", source=str(args.source) if args.source else "the run's training clip",
                       source_caption=caption, frames=len(source))
     for name, clip in zip(names, clips):
-        frames_uint8 = to_uint8(clip)
-        write_gif(frames_uint8, args.out / f"{name}.gif", fps=args.fps)
-        write_mp4(frames_uint8, args.out / f"{name}.mp4", fps=args.fps)
-        write_frame_strip(frames_uint8, args.out / ("frames.png" if name == "video" else f"{name}_frames.png"))
+        write_clip(tensor_to_frames(clip), args.out, name, fps=args.fps)
     (args.out / "generation.json").write_text(json.dumps(record, indent=2))
     return f"{len(clips)} clip(s) of {len(clips[0])} frames ({record['mode']}) in {args.out}"
-
-
-def to_uint8(frames):
-    """(F, 3, H, W) in [0, 1] -> uint8 (F, H, W, 3)."""
-    return (frames.permute(0, 2, 3, 1).clamp(0, 1) * 255).round().byte().numpy()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -76,6 +76,23 @@ def test_frame_strip_puts_frames_side_by_side(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))  # the atomic write left no temporary file
 
 
+
+def test_write_clip_keeps_one_clip_as_gif_mp4_and_strip_from_a_tensor(tmp_path):
+    from visadapt.data.video_base import frames_to_tensor, tensor_to_frames
+    from visadapt.data.video_io import write_clip
+
+    frames = blocks_clip(num_frames=4)
+    tensor = frames_to_tensor(frames)
+    tensor[0, 0, 0, 0] = 1.5  # out of range (a sampler's overshoot) is clamped, not wrapped around
+    back = tensor_to_frames(tensor)
+    assert back[0, 0, 0, 0] == 255
+    np.testing.assert_array_equal(back[1:], frames[1:])
+    paths = write_clip(frames, tmp_path / "edit", "video", fps=8)
+    assert {k: p.name for k, p in paths.items()} == {"gif": "video.gif", "mp4": "video.mp4", "strip": "video.png"}
+    np.testing.assert_array_equal(read_video(paths["gif"]), frames)
+    assert read_video(paths["mp4"]).shape == frames.shape
+    np.testing.assert_array_equal(np.asarray(Image.open(paths["strip"])), np.concatenate(list(frames), axis=1))
+
 @pytest.mark.parametrize("bad", [np.zeros((4, 8, 8), np.uint8), np.zeros((2, 8, 8, 3), np.float32),
                                  np.zeros((0, 8, 8, 3), np.uint8)])
 def test_writers_refuse_what_is_not_uint8_t_h_w_3(tmp_path, bad):

@@ -1,5 +1,6 @@
 """The demo driven end to end in a real headless Chromium (Debian's package; playwright only drives it): train the
-example subject for a few steps with the progress bar showing, then generate with it and see the images."""
+example subject for a few steps with the progress bar showing, then generate with it and see the images; in the
+Video tab, tune on the offline clip the same way, then edit it and see the clip and its frames."""
 from __future__ import annotations
 
 import shutil
@@ -60,3 +61,37 @@ def test_train_then_generate_in_a_browser(demo, tmp_path):
         browser.close()
     run = next(runs.glob("zwx_*/*/adapter/pytorch_lora_weights.safetensors"))
     assert (run.parent.parent / "results.json").is_file()
+
+
+def test_video_tab_tune_then_edit_in_a_browser(demo, tmp_path):
+    url, runs = demo
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 1600})
+        page.goto(url)
+        page.get_by_role("tab", name="Video").click()
+        page.get_by_role("button", name="Tune").click()  # no clip chosen yet
+        toast = page.locator(".toast-body", has_text="Upload a short video or GIF")
+        toast.wait_for(timeout=30_000)
+        page.locator(".toast-close").first.click()
+        toast.wait_for(state="detached", timeout=30_000)
+        page.get_by_label("use the offline example clip").check()
+        steps = page.get_by_label("number input for tuning steps")
+        steps.fill("2")
+        steps.press("Enter")
+        page.get_by_role("button", name="Tune").click()
+        page.locator(".progress-text, .eta-bar, .progress-level").first.wait_for(timeout=60_000)  # the progress bar
+        page.wait_for_function("() => [...document.querySelectorAll('textarea')].some(e => e.value.startsWith('Done'))"
+                               " || document.querySelector('.toast-body') !== null", timeout=240_000)
+        assert "Done" in page.get_by_label("tuning result").input_value(), page.locator(".toast-body").all_inner_texts()
+        edit_steps = page.get_by_label("number input for edit steps")
+        edit_steps.fill("2")
+        edit_steps.press("Enter")
+        page.get_by_role("button", name="Edit").click()
+        page.locator("video[src]").first.wait_for(timeout=120_000)
+        strips = page.locator("img[src*='video.png'], img[src*='source.png']")
+        strips.nth(1).wait_for(timeout=30_000)
+        page.screenshot(path=str(tmp_path / "video_tab.png"), full_page=True)
+        browser.close()
+    edit = next(runs.glob("video/simda_*/*/edits/*/video.mp4")).parent
+    assert {"video.gif", "video.png", "source.png", "generation.json"} <= {p.name for p in edit.iterdir()}

@@ -22,6 +22,11 @@ def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(frames.astype(np.float32) / np.float32(255.0)).permute(0, 3, 1, 2).contiguous()
 
 
+
+def tensor_to_frames(frames: torch.Tensor) -> np.ndarray:
+    """float ``[F, 3, H, W]`` in [0, 1] (clamped) -> uint8 ``[F, H, W, 3]``: what the writers in ``video_io`` take."""
+    return (frames.detach().cpu().permute(0, 2, 3, 1).clamp(0, 1) * 255).round().byte().numpy()
+
 class VideoClipDataset(Dataset, abc.ABC):
     """Subclasses set ``caption`` and implement ``frames()``; ``repeats`` is the dataset's length (one-shot
     tuning sees the same clip ``repeats`` times per epoch)."""

@@ -218,3 +218,14 @@ def write_frame_strip(frames: np.ndarray, path: str | Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with replacing(path, "wb") as f:
         Image.fromarray(np.concatenate(list(frames), axis=1)).save(f, format="PNG")
+
+
+def write_clip(frames: np.ndarray, folder: str | Path, name: str, fps: float = 8) -> dict[str, Path]:
+    """``name.gif``, ``name.mp4`` and ``name.png`` (the frame strip) of one clip in ``folder``: the three views a
+    generated clip is kept in (players, browsers, a glance). Returns their paths by kind."""
+    folder = Path(folder)
+    paths = {"gif": folder / f"{name}.gif", "mp4": folder / f"{name}.mp4", "strip": folder / f"{name}.png"}
+    write_gif(frames, paths["gif"], fps)
+    write_mp4(frames, paths["mp4"], fps)
+    write_frame_strip(frames, paths["strip"])
+    return paths

@@ -1,11 +1,13 @@
-"""The Gradio app: Train (a subject, in the background, with a progress bar) and Generate (base model or trained
-subjects, two at once with weights)."""
+"""The Gradio app: Train (a subject, in the background, with a progress bar), Generate (base model or trained
+subjects, two at once with weights) and Video (tune on a clip, then edit it with a prompt)."""
 from __future__ import annotations
 
 import random
 from pathlib import Path
 
 from visadapt.demo.training import METHODS, personalize, trained_subjects
+from visadapt.demo.ui import progress_report, user_errors
+from visadapt.demo.video_tab import video_tab
 
 BASE = "base model (no subject)"
 
@@ -30,12 +32,10 @@ def build_app(base: str = "sd_tiny_shapes", runs_root: str | Path = "work_dirs/d
         if not use_example and not files:
             raise gr.Error("Upload 3-10 images of the subject, or tick 'use the offline example subject'.")
         progress(0, desc="preparing (latents, class images)")
-        try:
+        with user_errors():
             run = personalize(None if use_example else [f if isinstance(f, str) else f.name for f in files],
                               trigger, noun, method, int(steps), base, resolution, runs_root,
-                              report=lambda fraction, message: progress(fraction, desc=message))
-        except (ValueError, FileNotFoundError) as err:
-            raise gr.Error(str(err)) from err
+                              report=progress_report(progress))
         choices = subject_choices()
         return (f"Done: {run.parent.name} saved in {run}",
                 gr.update(choices=choices, value=run.parent.name), gr.update(choices=choices))
@@ -45,17 +45,16 @@ def build_app(base: str = "sd_tiny_shapes", runs_root: str | Path = "work_dirs/d
         seed = random.randint(0, 2**31 - 1) if randomize else int(seed)
         known = trained_subjects(runs_root)
         chosen = [(known[name], w) for name, w in ((subject, scale), (second, second_weight)) if name in known]
-        try:
+        with user_errors():
             pipe = pipeline_with_subjects(backbone, [p for p, _ in chosen], [float(w) for _, w in chosen])
             images = generate(backbone, [prompt] * int(num), [seed + k for k in range(int(num))], steps=int(steps),
                               guidance_scale=float(guidance), negative_prompt=negative or None, height=int(height),
                               width=int(width), pipe=pipe)
-        except ValueError as err:
-            raise gr.Error(str(err)) from err
         return images, seed
 
     with gr.Blocks(title="visadapt: personalized generation") as app:
-        gr.Markdown(f"# visadapt: personalized text-to-image\nBase model: `{base}` ({resolution}x{resolution})")
+        gr.Markdown(f"# visadapt: personalized text-to-image and video editing\n"
+                    f"Base model: `{base}` ({resolution}x{resolution})")
         with gr.Tab("Train"):
             files = gr.File(label="3-10 images of your subject", file_count="multiple", file_types=["image"])
             use_example = gr.Checkbox(label="use the offline example subject (a pink star with rings)", value=False)
@@ -89,6 +88,7 @@ def build_app(base: str = "sd_tiny_shapes", runs_root: str | Path = "work_dirs/d
             generate_button = gr.Button("Generate", variant="primary")
             gallery = gr.Gallery(label="images", columns=4)
             used_seed = gr.Number(label="seed used", precision=0, interactive=False)
+        video_tab(base, resolution, runs_root, max_steps)
         train_button.click(train, [files, use_example, trigger, noun, method, steps], [status, subject, second])
         generate_button.click(sample, [subject, second, second_weight, prompt, negative, scale, seed, randomize,
                                        sample_steps, guidance, width, height, num], [gallery, used_seed])

@@ -3,15 +3,12 @@ subject, through the same runner as ``tools/train.py`` (so the result is an ordi
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
-import lightning as L
-
+from visadapt.demo.runs import Report, launch, run_name
 from visadapt.registry import ConfigError
 
-ROOT = Path(__file__).resolve().parents[2]
 METHODS = {
     "LoRA": "lora_sd_tiny_shapes_subject.py",
     "LoRA + CAT": "lora_cat_sd_tiny_shapes_subject.py",
@@ -19,26 +16,10 @@ METHODS = {
 }
 
 
-class ProgressCallback(L.Callback):
-    """Reports (fraction done, message) after every training step."""
-
-    def __init__(self, report: Callable[[float, str], None]):
-        self.report = report
-
-    def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
-        total = max(1, int(trainer.estimated_stepping_batches))
-        loss = trainer.callback_metrics.get("train/loss")
-        self.report(min(1.0, trainer.global_step / total),
-                    f"step {trainer.global_step}/{total}" + (f", loss {float(loss):.4f}" if loss is not None else ""))
-
-
 def personalize(images: Sequence[str | Path] | None, trigger: str, noun: str, method: str, steps: int, base: str,
-                resolution: int, runs_root: Path, report: Callable[[float, str], None] = lambda f, m: None) -> Path:
+                resolution: int, runs_root: Path, report: Report = lambda f, m: None) -> Path:
     """Train a subject; returns its run directory under ``runs_root``. ``images``: the user's photos (3-10), or None
     for the offline example subject (a pink star with rings)."""
-    from visadapt.config import load_config
-    from visadapt.runner import train
-
     trigger, noun = trigger.strip(), noun.strip()
     if method not in METHODS:
         raise ConfigError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -48,7 +29,7 @@ def personalize(images: Sequence[str | Path] | None, trigger: str, noun: str, me
         raise ConfigError("the class noun is empty (e.g. 'dog', 'star')")
     if int(steps) < 1:
         raise ConfigError(f"steps must be >= 1, got {steps}")
-    name = f"{trigger}_{time.strftime('%Y%m%d_%H%M%S')}"
+    name = run_name(trigger)
     options = {"backbone.pretrained": base, "task.trigger": trigger, "trainer.max_steps": int(steps),
                "trainer.max_epochs": -1, "data.val": None, "data.test.seeds_per_prompt": 1,
                "data.test.trigger": trigger, "data.test.noun": noun}
@@ -61,13 +42,11 @@ def personalize(images: Sequence[str | Path] | None, trigger: str, noun: str, me
         folder.mkdir(parents=True)
         for k, path in enumerate(images):
             shutil.copy(path, folder / f"{k:02d}{Path(path).suffix.lower()}")
-        options["data.train"] = dict(type="SubjectFolderDataset", root=str(folder), trigger=trigger, noun=noun,
-                                     image_size=resolution, template="{trigger}, a {noun}")
+        options["data.train"] = dict(_delete_=True, type="SubjectFolderDataset", root=str(folder), trigger=trigger,
+                                     noun=noun, image_size=resolution, template="{trigger}, a {noun}")
     else:
         options.update({"data.train.trigger": trigger, "data.train.shape": noun, "data.train.image_size": resolution})
-    cfg = load_config(ROOT / "configs" / "dreambooth" / METHODS[method], options)
-    results = train(cfg, runs_root / name, callbacks=[ProgressCallback(report)])
-    return Path(results["run_dir"])
+    return launch(f"dreambooth/{METHODS[method]}", options, runs_root / name, report)
 
 
 def trained_subjects(runs_root: Path) -> dict[str, Path]:
