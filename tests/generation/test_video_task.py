@@ -68,15 +68,15 @@ def test_tune_then_edit_and_sample_a_clip(tmp_path, tiny_sd_folder):
     edit = ["--video", "--prompt", "a green circle moving left to right on a light background", "--steps", "2"]
     for name in ("a", "b"):
         assert generate([str(run), *edit, "--out", str(tmp_path / name)]) == 0
-    strips = [np.asarray(Image.open(tmp_path / name / "frames.png")) for name in ("a", "b")]
+    strips = [np.asarray(Image.open(tmp_path / name / "video.png")) for name in ("a", "b")]
     assert strips[0].shape == (16, 4 * 16, 3) and np.array_equal(*strips)
     assert all((tmp_path / "a" / f).is_file() for f in ("video.gif", "video.mp4", "source.png", "generation.json"))
 
     noise = ["--video", "--from-noise", "--prompt", "a red square", "--steps", "2", "--num", "2", "--seed", "3"]
     for name in ("n1", "n2"):
         assert generate([str(run), *noise, "--out", str(tmp_path / name)]) == 0
-    first = [np.asarray(Image.open(tmp_path / "n1" / f"video_{k}_frames.png")) for k in range(2)]
-    again = [np.asarray(Image.open(tmp_path / "n2" / f"video_{k}_frames.png")) for k in range(2)]
+    first = [np.asarray(Image.open(tmp_path / "n1" / f"video_{k}.png")) for k in range(2)]
+    again = [np.asarray(Image.open(tmp_path / "n2" / f"video_{k}.png")) for k in range(2)]
     assert all(np.array_equal(a, b) for a, b in zip(first, again)) and not np.array_equal(*first)
 
     assert generate([str(run), *edit, "--source", str(tmp_path / "a" / "video.gif"), "--frames", "9",
