@@ -18,11 +18,14 @@ NEEDS_LOCAL_FILES = {"lora_vit_b16_in21k_vtab1k_cifar100": "vit_base_patch16_224
                         for m in ("clip_lora", "prolip", "coop", "linear_probe", "zero_shot")},
                      "prolip_vit_b16_coop_fewval": "open_clip_pytorch_model.bin",
                      "lora_sam_vit_b_folder": "sam_vit_b_01ec64.pth",
-                     "lora_cat_sd15_folder": "stable-diffusion-v1-5"}
-# Configs over a model-zoo entry that its committed pretraining configs make but that is not in model_zoo/ yet
-# (sd_tiny_shapes: configs/pretrain/sd_tiny_shapes_{vae_,}pretrain.py): they must fail naming the entry.
+                     "lora_cat_sd15_folder": "stable-diffusion-v1-5",
+                     "simda_sd15_video_file": "stable-diffusion-v1-5"}
+# Configs over a model-zoo entry that its committed pretraining configs make (sd_tiny_shapes:
+# configs/pretrain/sd_tiny_shapes_{vae_,}pretrain.py): in a checkout without it they must fail naming the entry.
 NEEDS_MODEL_ZOO = {name: "sd_tiny_shapes" for name in ("lora_sd_tiny_shapes_subject", "lora_cat_sd_tiny_shapes_subject",
-                                                       "lora_prior_sd_tiny_shapes_subject", "sd_tiny_shapes_pretrain")}
+                                                       "lora_prior_sd_tiny_shapes_subject", "sd_tiny_shapes_pretrain",
+                                                       "simda_sd_tiny_shapes_oneshot",
+                                                       "tuneavideo_sd_tiny_shapes_oneshot")}
 NOTHING_TRAINS = {"zero_shot_clip_tiny_shapes", "source_sam_tiny_shapes_shadow", "source_sam_tiny_shapes_objects"}
 
 
