@@ -1,6 +1,6 @@
 """DreamBooth-LoRA on the offline subject with each regulariser: none (plain LoRA), CAT, prior preservation.
 
-    python benchmarks/dreambooth_regularisers.py [--seeds 0,1,2] [--methods lora,lora_cat,lora_prior] [--jobs N]
+    python benchmarks/dreambooth_regularisers.py [--seeds 0,1,2] [--methods base,lora,lora_cat,lora_prior] [--jobs N]
                                                  [--threads 1] [--out-dir DIR] [--work-dir DIR]
 
 Each method is its config under ``configs/dreambooth/`` (300 steps on the model-zoo model ``sd_tiny_shapes``,
@@ -16,8 +16,9 @@ tested once on the config's test prompts (4 prompts x 4 seeds from 1000, judged 
   one process with ``torch.set_num_threads(--threads)``: it moves with machine load, so its column is for scale;
   ``benchmarks/cat_cost.py`` measures the per-step cost side by side.
 
-Seeds run in the outer loop and methods in the inner one, so load that drifts over the run affects every method.
-Writes ``results.json`` (per-seed rows and the summary) and ``table.md`` to ``--out-dir`` (default
+A ``base`` row is the plain LoRA config with ``trainer.max_steps=0`` (B = 0: the model before personalization),
+tested the same way, once. Seeds run in the outer loop and methods in the inner one, so load that drifts over the
+run affects every method. Writes ``results.json`` (per-seed rows and the summary) and ``table.md`` to ``--out-dir`` (default
 ``benchmarks/results/dreambooth_regularisers``); the runs go under ``--work-dir`` (default
 ``work_dirs/dreambooth_regularisers``), and a rerun with the same one reuses every finished run whose config and
 weight files are unchanged.
@@ -41,6 +42,9 @@ from visadapt.runner import load_config  # noqa: E402
 from visadapt.runner.many import map_jobs, train_or_reuse  # noqa: E402
 
 METHODS = {
+    # The model before personalization (the same config, 0 steps): what the metrics give with no training; its test
+    # generations come from fixed seeds, so it runs for the first seed only.
+    "base": ("configs/dreambooth/lora_sd_tiny_shapes_subject.py", "base model (no training)"),
     "lora": ("configs/dreambooth/lora_sd_tiny_shapes_subject.py", "LoRA (no regulariser)"),
     "lora_cat": ("configs/dreambooth/lora_cat_sd_tiny_shapes_subject.py", "LoRA + CAT (lambda 1.0)"),
     "lora_prior": ("configs/dreambooth/lora_prior_sd_tiny_shapes_subject.py", "LoRA + prior preservation (50 images)"),
@@ -51,6 +55,8 @@ METRICS = {"identity": "test/identity", "prompt_similarity": "test/prompt_simila
 def run(item: tuple[str, int], work: Path, threads: int) -> dict[str, Any]:
     method, seed = item
     options = {"seed": seed, "trainer.enable_progress_bar": False, "trainer.enable_model_summary": False}
+    if method == "base":
+        options["trainer.max_steps"] = 0
     cfg = load_config(ROOT / METHODS[method][0], options)
     return train_or_reuse(cfg, work / method, threads=threads)
 
@@ -72,10 +78,12 @@ def markdown(rows: list[dict[str, Any]], summary: dict[str, dict[str, Any]], see
     lines = ["| method | trainable params | identity | prompt similarity | KPS | fit seconds |",
              "|---|---:|---:|---:|---:|---:|"]
     for method, s in summary.items():
-        cells = [f"{s[k]['mean']:.4f} ± {s[k]['std']:.4f}" for k in METRICS]
-        fit = f"{s['fit_seconds']['mean']:.0f} ± {s['fit_seconds']['std']:.0f}"
+        one = len(s["seeds"]) == 1
+        cells = [f"{s[k]['mean']:.4f}" + ("" if one else f" ± {s[k]['std']:.4f}") for k in METRICS]
+        fit = f"{s['fit_seconds']['mean']:.0f}" + ("" if one else f" ± {s['fit_seconds']['std']:.0f}")
         lines.append(f"| {METHODS[method][1]} | {s['trainable']:,} | " + " | ".join(cells) + f" | {fit} |")
-    lines += ["", f"Mean ± sample std over seeds {', '.join(map(str, seeds))}. Per seed:", "",
+    lines += ["", f"Mean ± sample std over seeds {', '.join(map(str, seeds))} (the base model: seed {seeds[0]} only, "
+              "its test images come from fixed seeds). Per seed:", "",
               "| method | seed | identity | prompt similarity | KPS | fit seconds |", "|---|---:|---:|---:|---:|---:|"]
     for r in sorted(rows, key=lambda r: (list(METHODS).index(r["method"]), r["seed"])):
         lines.append(f"| {r['method']} | {r['seed']} | " + " | ".join(f"{r[k]:.4f}" for k in METRICS)
@@ -94,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     methods = pick(csv_list(args.methods), list(METHODS), "method")
     seeds = csv_list(args.seeds, int)
-    items = [(m, s) for s in seeds for m in methods]
+    items = [(m, s) for s in seeds for m in methods if m != "base" or s == seeds[0]]
     start = time.time()
 
     def report(item: tuple[str, int], r: dict[str, Any]) -> None:
