@@ -81,7 +81,8 @@ def markdown(rows: list[dict[str, Any]], summary: dict[str, dict[str, Any]], see
         one = len(s["seeds"]) == 1
         cells = [f"{s[k]['mean']:.4f}" + ("" if one else f" ± {s[k]['std']:.4f}") for k in METRICS]
         fit = f"{s['fit_seconds']['mean']:.0f}" + ("" if one else f" ± {s['fit_seconds']['std']:.0f}")
-        lines.append(f"| {METHODS[method][1]} | {s['trainable']:,} | " + " | ".join(cells) + f" | {fit} |")
+        trainable = "0 (0 steps)" if method == "base" else f"{s['trainable']:,}"
+        lines.append(f"| {METHODS[method][1]} | {trainable} | " + " | ".join(cells) + f" | {fit} |")
     lines += ["", f"Mean ± sample std over seeds {', '.join(map(str, seeds))} (the base model: seed {seeds[0]} only, "
               "its test images come from fixed seeds). Per seed:", "",
               "| method | seed | identity | prompt similarity | KPS | fit seconds |", "|---|---:|---:|---:|---:|---:|"]
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = dict(command="python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv or sys.argv[1:])]),
                 seeds=seeds, jobs=args.jobs, threads=args.threads, torch=torch.__version__,
                 machine=platform.machine(), wall_seconds=round(time.time() - start, 1),
+                reused_runs=sum(r["reused"] for r in rows),
                 date=time.strftime("%Y-%m-%d"))
     (out / "results.json").write_text(json.dumps(dict(meta=meta, summary=summary, rows=rows), indent=2) + "\n")
     (out / "table.md").write_text(table)
