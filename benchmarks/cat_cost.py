@@ -206,9 +206,10 @@ def markdown(result: dict[str, Any]) -> str:
     for name in METHODS:
         median, q1, q3 = ratio_stats(times[name], times["lora"])
         mem = memory[name]
-        cells = [name, *shape[name], f"{median:.2f} ({q1:.2f}–{q3:.2f})", f"{mem['total'] / memory['lora']['total']:.2f}"]
+        cells = [name, *shape[name], f"{median:.2f} ({q1:.2f}–{q3:.2f})",
+                 f"{mem['total'] / memory['lora']['total']:.2f}"]
         if cpu:
-            cells += [f"{mem['saved_for_backward'] / MIB:.1f}", f"{mem['weights'] / MIB:.1f}", f"{mem['total'] / MIB:.1f}"]
+            cells += [f"{mem[k] / MIB:.1f}" for k in ("saved_for_backward", "weights", "total")]
         else:
             cells.append(f"{mem['total'] / MIB:.1f}")
         lines.append("| " + " | ".join(cells) + " |")

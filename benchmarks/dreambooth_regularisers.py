@@ -18,8 +18,8 @@ tested once on the config's test prompts (4 prompts x 4 seeds from 1000, judged 
 
 A ``base`` row is the plain LoRA config with ``trainer.max_steps=0`` (B = 0: the model before personalization),
 tested the same way, once. Seeds run in the outer loop and methods in the inner one, so load that drifts over the
-run affects every method. Writes ``results.json`` (per-seed rows and the summary) and ``table.md`` to ``--out-dir`` (default
-``benchmarks/results/dreambooth_regularisers``); the runs go under ``--work-dir`` (default
+run affects every method. Writes ``results.json`` (per-seed rows and the summary) and ``table.md`` to
+``--out-dir`` (default ``benchmarks/results/dreambooth_regularisers``); the runs go under ``--work-dir`` (default
 ``work_dirs/dreambooth_regularisers``), and a rerun with the same one reuses every finished run whose config and
 weight files are unchanged.
 """

@@ -89,7 +89,8 @@ def pipelines(model: str, lora: Path | None, export: Path) -> dict[str, tuple[Di
     base, unfused, fused = (DiffusionBackbone(pretrained=model) for _ in range(3))
     pipes = {"base": (base, base.pipeline("ddim")), "visadapt LoRA": (adapted, adapted.pipeline("ddim")),
              "visadapt LoRA merged": (merged, merged.pipeline("ddim")),
-             "diffusers LoRA": (unfused, unfused.pipeline("ddim")), "diffusers LoRA fused": (fused, fused.pipeline("ddim"))}
+             "diffusers LoRA": (unfused, unfused.pipeline("ddim")),
+             "diffusers LoRA fused": (fused, fused.pipeline("ddim"))}
     pipes["diffusers LoRA"][1].load_lora_weights(export, weight_name=DIFFUSERS_FILE)
     fused_pipe = pipes["diffusers LoRA fused"][1]
     fused_pipe.load_lora_weights(export, weight_name=DIFFUSERS_FILE)
@@ -142,13 +143,16 @@ def main(argv: list[str] | None = None) -> int:
     calls = {name: call(backbone, pipe, args) for name, (backbone, pipe) in pipes.items()}
     images = {name: fn() for name, fn in calls.items()}
     reference = np.stack(images["visadapt LoRA"]).astype(int)
-    gaps = {name: int(np.abs(np.stack(images[name]).astype(int) - reference).max()) for name in NAMES if name != "visadapt LoRA"}
+    gaps = {name: int(np.abs(np.stack(images[name]).astype(int) - reference).max())
+            for name in NAMES if name != "visadapt LoRA"}
     interleave(calls, WARMUP_ROUNDS, torch.device("cpu"))
     times = interleave(calls, args.rounds, torch.device("cpu"))
     result = dict(command="python benchmarks/fused_lora_generation.py "
                   + " ".join(argv if argv is not None else sys.argv[1:]),
-                  model=args.model, lora=str(lora) if lora else f"{LORA_CONFIG}'s adapter, B ~ N(0, 0.02^2) seed {SEED}",
-                  num=args.num, size=pipes['base'][0].resolution, steps=args.steps, guidance=args.guidance, device="cpu",
+                  model=args.model,
+                  lora=str(lora) if lora else f"{LORA_CONFIG}'s adapter, B ~ N(0, 0.02^2) seed {SEED}",
+                  num=args.num, size=pipes["base"][0].resolution, steps=args.steps, guidance=args.guidance,
+                  device="cpu",
                   threads=args.threads, rounds=args.rounds, call_seconds=times, max_pixel_difference=gaps,
                   ratios={name: dict(zip(("median", "q1", "q3"), ratio_stats(times[name], times["base"])))
                           for name in NAMES},

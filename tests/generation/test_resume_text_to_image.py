@@ -36,7 +36,8 @@ def _config(tmp_path, folder):
     path.write_text(f'''
 _base_ = ["{ROOT}/configs/_base_/default_runtime.py"]
 backbone = dict(type="DiffusionBackbone", pretrained="{folder}")
-adapter = dict(type="lora", r=2, alpha=2.0, init="gaussian", target_modules=["unet.*.attn[12].to_q", "unet.*.attn[12].to_v"])
+adapter = dict(type="lora", r=2, alpha=2.0, init="gaussian",
+               target_modules=["unet.*.attn[12].to_q", "unet.*.attn[12].to_v"])
 task = dict(type="TextToImageTask", regularizer="cat", trigger="zwx")
 data = dict(train=dict(type="ShapesSubjectDataset", num_images=3, image_size=16), batch_size=2)
 optimizer = dict(type="AdamW", lr=1e-2)
