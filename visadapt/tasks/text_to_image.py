@@ -179,10 +179,14 @@ class TextToImageTask(DiffusionTask):
     def prepare_fit(self, datamodule: L.LightningDataModule, run_dir: Path) -> L.LightningDataModule:
         from visadapt.generation.data import LatentDataModule, encode_dataset, generate_class_images
 
-        if self.trigger and self.regularizer == "cat":
+        if self.trigger:
             captions = [datamodule.train_set[i][1] for i in range(len(datamodule.train_set))]
             missing = [c for c in captions if not trigger_pattern(self.trigger).search(c)]
-            if missing:
+            if missing and len(missing) == len(captions):  # nothing would tie the subject to the trigger word
+                raise ConfigError(f"TextToImageTask: trigger {self.trigger!r} (task.trigger) is in none of the "
+                                  f"{len(captions)} training captions, e.g. {captions[0]!r}; give the training set "
+                                  "(data.train.trigger, or its captions) the same word")
+            if missing and self.regularizer == "cat":
                 raise ConfigError(f"TextToImageTask: trigger {self.trigger!r} is absent from {len(missing)} of "
                                   f"{len(captions)} training captions, e.g. {missing[0]!r}")
         instance = encode_dataset(self.backbone, datamodule.train_set)
