@@ -18,7 +18,9 @@ the same encoded clip, ``--rounds`` interleaved rounds after 2 warm-up rounds, m
 ratio to SimDA; memory as the exact CPU account of ``cat_cost.py``/``bench_adapters.py``: bytes autograd saves for
 backward in the loss, plus gradients and AdamW state (3 x trainable bytes); and the forward time of one ``attn1``
 with latent-shift attention (``CrossFrameAttnProcessor``) over stock ``AttnProcessor2_0`` on SD-1.5's first-level
-shape (8 frames, 64x64 tokens would be SD at 512 px; measured at 32x32 tokens x 320 channels to stay within CPU time).
+shape (8 frames, 64x64 tokens would be SD at 512 px; measured at 32x32 tokens x 320 channels to stay within CPU time),
+and of the whole model-zoo UNet with SimDA's latent-shift attention over the same SimDA model with per-frame
+self-attention.
 Trainable parameters are counted on the tiny model and on the SD-1.5 UNet architecture built on the meta device.
 Writes ``results.json`` and ``table.md`` to ``--out-dir`` (default ``benchmarks/results/simda_video``).
 """
@@ -142,6 +144,31 @@ def attention_ratio(rounds: int) -> dict[str, Any]:
                 ratio_to_stock={n: ratio_stats(t, stock) for n, t in times.items()})
 
 
+def unet_ratio(rounds: int) -> dict[str, Any]:
+    """A whole UNet forward of the model-zoo model on the 8-frame clip: SimDA with latent-shift attention over SimDA
+    with per-frame self-attention (``latent_shift=False``; the same adapters), so only the attention differs."""
+    from visadapt.adapters import call_context, inject
+    from visadapt.backbones import DiffusionBackbone
+
+    torch.manual_seed(0)
+    latents, t, cond = torch.randn(8, 4, 16, 16), torch.full((8,), 500), None
+    fns = {}
+    for name, shift in (("per-frame self-attention", False), ("latent-shift attention", True)):
+        backbone = DiffusionBackbone(pretrained="sd_tiny_shapes")
+        inject(backbone.adapted_model, dict(type="simda", latent_shift=shift))
+        cond = backbone.encode_prompt(["a red circle"] * 8).detach() if cond is None else cond
+
+        def forward(backbone=backbone) -> None:
+            with torch.no_grad(), call_context(backbone.adapted_model, num_frames=8):
+                backbone.unet(latents, t, cond)
+        fns[name] = forward
+    interleave(fns, 2, torch.device("cpu"))
+    times = interleave(fns, rounds, torch.device("cpu"))
+    base = times["per-frame self-attention"]
+    return dict(ms={n: median_ms(v) for n, v in times.items()},
+                ratio={n: ratio_stats(v, base) for n, v in times.items()})
+
+
 def sd15_counts() -> dict[str, int]:
     import diffusers
 
@@ -198,6 +225,12 @@ def markdown(rows: list[dict[str, Any]], cost: dict[str, Any], attention: dict[s
     for name, ms in attention["ms"].items():
         r = attention["ratio_to_stock"][name]
         out.append(f"| {name} | {ms:.1f} | {r[0]:.2f} [{r[1]:.2f}, {r[2]:.2f}] |")
+    unet = attention["unet"]
+    out += ["", "Whole UNet forward (model-zoo model, 8 frames at 16x16 latents, SimDA adapters in both):", "",
+            "| attn1 | ms | / per-frame |", "|---|---:|---:|"]
+    for name, ms in unet["ms"].items():
+        r = unet["ratio"][name]
+        out.append(f"| {name} | {ms:.1f} | {r[0]:.2f} [{r[1]:.2f}, {r[2]:.2f}] |")
     return "\n".join(out) + "\n"
 
 
@@ -215,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.time()
     rows = quality(seeds, args.jobs, args.threads, args.work_dir)
     cost, attention, sd15 = costs(args.rounds), attention_ratio(args.rounds), sd15_counts()
+    attention["unet"] = unet_ratio(args.rounds)
     table = markdown(rows, cost, attention, sd15, seeds)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     meta = dict(command="python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv or sys.argv[1:])]), seeds=seeds,
