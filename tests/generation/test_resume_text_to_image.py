@@ -2,33 +2,13 @@
 adapter weights bit-identical to an uninterrupted run's, logs included."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
-
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.runner.helpers import ROOT, only_run, results
+from tests.runner.helpers import ROOT, only_run, results, train_killed_at
 
 EPOCHS, KILL_EPOCH = 4, 2  # 3 images in batches of 2: 2 steps an epoch; killed before epoch 2's second step
-
-KILLER = textwrap.dedent(f"""
-    import os, signal, sys
-    from pathlib import Path
-    sys.path.insert(0, {str(ROOT)!r})
-    import lightning as L
-    from visadapt.runner import load_config, train
-
-    class KillMidEpoch(L.Callback):
-        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-            if trainer.current_epoch == {KILL_EPOCH} and batch_idx == 1:
-                os.kill(os.getpid(), signal.SIGKILL)
-
-    train(load_config(sys.argv[1]), Path(sys.argv[2]), callbacks=[KillMidEpoch()])
-""")
 
 
 def _config(tmp_path, folder):
@@ -57,11 +37,7 @@ def test_text_to_image_resume_after_sigkill_matches_uninterrupted(tmp_path, tiny
     train(load_config(config), straight)  # in this process: only the killed run pays for a fresh interpreter
 
     killed = tmp_path / "killed"
-    proc = subprocess.run([sys.executable, "-c", KILLER, str(config), str(killed)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300,
-                          # the same intra-op thread count as this process (tests/conftest.py): a CPU reduction split
-                          # over another number of threads rounds differently, and the runs must agree bit for bit
-                          env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": str(torch.get_num_threads())})
+    proc = train_killed_at(config, killed, KILL_EPOCH, 1)
     assert proc.returncode == -9, proc.stderr[-3000:]  # SIGKILL, mid-run
     run = only_run(killed)
     assert not (run / "results.json").exists() and not (run / "adapter").exists()

@@ -10,11 +10,12 @@ import torch
 from PIL import Image
 
 from tests.generation.test_generation_tools import generate_tool
-from tests.runner.helpers import ROOT, only_run, tool
+from tests.runner.helpers import ROOT, only_run, tool, train_killed_at
 
 
-def video_config(tmp_path, folder, method: str = "simda", epochs: int = 1):
-    path = tmp_path / f"tiny_{method}.py"
+def video_config(tmp_path, folder, method: str = "simda", epochs: int = 1, edits: bool = True):
+    path = tmp_path / f"tiny_{method}_{epochs}{'' if edits else '_no_edits'}.py"
+    test = 'dict(type="PromptDataset", prompts=["a blue circle moving left to right on a dark background"])'
     path.write_text(f'''
 _base_ = ["{ROOT}/configs/_base_/default_runtime.py"]
 backbone = dict(type="DiffusionBackbone", pretrained="{folder}")
@@ -22,7 +23,7 @@ adapter = dict(type="{method}")
 task = dict(type="VideoTuningTask", sample_steps=2, guidance_scale=3.0)
 data = dict(
     train=dict(type="ShapesClipDataset", num_frames=4, image_size=16, repeats=3),
-    test=dict(type="PromptDataset", prompts=["a blue circle moving left to right on a dark background"]),
+    test={test if edits else None},
     batch_size=1,
 )
 optimizer = dict(type="AdamW", lr=1e-2)
@@ -84,19 +85,24 @@ def test_tune_then_edit_and_sample_a_clip(tmp_path, tiny_sd_folder):
 
 
 @pytest.mark.slow
-def test_a_stopped_tuning_run_resumes_exactly(tmp_path, tiny_sd_folder):
-    """Two epochs straight vs one epoch, then --resume auto to two: the same adapter tensors, bit for bit."""
-    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
-    tool("train", video_config(tmp_path, tiny_sd_folder, epochs=2), "--work-dir", straight,
-         "--cfg-options", "data.test=None")
-    tool("train", video_config(tmp_path, tiny_sd_folder, epochs=1), "--work-dir", stopped,
-         "--cfg-options", "data.test=None")
-    tool("train", video_config(tmp_path, tiny_sd_folder, epochs=2), "--work-dir", stopped, "--resume", "auto",
-         "--cfg-options", "data.test=None")
+def test_a_killed_tuning_run_resumes_exactly(tmp_path, tiny_sd_folder, monkeypatch):
+    """Two epochs of 3 steps straight vs a run SIGKILLed before epoch 1's second step, then --resume auto: the same
+    adapter tensors, bit for bit."""
     from safetensors.torch import load_file
 
+    from visadapt.runner import load_config, train
+    from visadapt.runner.workdir import RUN_DIR_ENV
+
+    monkeypatch.setenv(RUN_DIR_ENV, "")  # train() sets it; restored after the test
+    path = video_config(tmp_path, tiny_sd_folder, epochs=2, edits=False)
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    train(load_config(path), straight)
+    assert train_killed_at(path, killed, 1, 1).returncode == -9
+    run = only_run(killed)
+    assert not (run / "adapter").exists() and torch.load(run / "checkpoints/last.ckpt", weights_only=True)["epoch"] == 0
+    train(load_config(path), killed, resume="auto")
     a = load_file(only_run(straight) / "adapter" / "adapter.safetensors")
-    b = load_file(only_run(stopped) / "adapter" / "adapter.safetensors")
+    b = load_file(run / "adapter" / "adapter.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(v, torch.zeros_like(v)) for k, v in a.items() if ".up." in k)
 

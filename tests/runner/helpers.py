@@ -40,3 +40,30 @@ def only_run(root: Path) -> Path:
 
 def results(run: Path) -> dict:
     return json.loads((run / "results.json").read_text())
+
+
+KILLER = """
+import os, signal, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import lightning as L
+from visadapt.runner import load_config, train
+
+class KillMidEpoch(L.Callback):
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.current_epoch == int(sys.argv[4]) and batch_idx == int(sys.argv[5]):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+train(load_config(sys.argv[2]), Path(sys.argv[3]), callbacks=[KillMidEpoch()])
+"""
+
+
+def train_killed_at(config: Path, work_root: Path, epoch: int, batch_idx: int) -> subprocess.CompletedProcess:
+    """``tools/train.py``'s training in a fresh process, SIGKILLed before batch ``batch_idx`` of ``epoch`` (an exact,
+    repeatable point, unlike a timer). The process gets this one's intra-op thread count: a CPU reduction split over
+    another number of threads rounds differently, and a resumed run must match an uninterrupted one bit for bit."""
+    import torch
+
+    return subprocess.run([sys.executable, "-c", KILLER, str(ROOT), str(config), str(work_root), str(epoch),
+                           str(batch_idx)], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": str(torch.get_num_threads())})
