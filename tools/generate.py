@@ -37,7 +37,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="image k uses seed + k")
     parser.add_argument("--num", type=int, default=None, help="number of images (default 4) or --from-noise clips (1)")
     parser.add_argument("--steps", type=int, default=25, help="DDIM steps")
-    parser.add_argument("--guidance", type=float, default=5.0, help="classifier-free guidance scale")
+    parser.add_argument("--guidance", type=float, default=None,
+                        help="classifier-free guidance scale (default 5.0; with --video the run's task.guidance_scale)")
     parser.add_argument("--height", type=int, default=None, help="image height (default: the model's resolution)")
     parser.add_argument("--width", type=int, default=None, help="image width (default: the model's resolution)")
     parser.add_argument("--out", required=True, type=Path, help="output folder")
@@ -126,6 +127,8 @@ def generate_video(args: argparse.Namespace) -> str:
     if run_adapter is not None:
         load_adapter(backbone.adapted_model, run_adapter)
     cfg = load_config_of(args.model)
+    if args.guidance is None:  # what the run's own test edits used
+        args.guidance = float(cfg.get("task", {}).get("guidance_scale", 7.5)) if cfg is not None else 7.5
     record = dict(model=args.model, prompt=args.prompt, negative_prompt=args.negative_prompt, steps=args.steps,
                   guidance=args.guidance, adapter=str(run_adapter) if run_adapter else None, fps=args.fps)
     clips, names = [], []
@@ -163,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {err}", file=sys.stderr)
             return 1
         return 0
+    args.guidance = 5.0 if args.guidance is None else args.guidance
     try:
         from PIL import Image
 
