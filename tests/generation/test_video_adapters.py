@@ -181,3 +181,19 @@ def test_missing_or_mismatched_frame_count_is_a_clear_error():
             parts.unet(x, t, c)
     with pytest.raises(ConfigError, match="does not hold whole clips of num_frames=3"):
         run(parts, x, t, c, num_frames=3)
+
+
+def test_simda_stacks_on_a_lora_of_the_same_attention():
+    """LoRA on attn1's projections, then SimDA around attn1 (the order a LoRA preset's names need): both train, and
+    switched off together they give the stock UNet bit for bit."""
+    x, t, c = inputs()
+    stock = run(make(None), x, t, c)
+    parts = make(None)
+    inject(parts, dict(type="lora", r=2, alpha=2.0, target_modules=["unet.*.attn1.to_q", "unet.*.attn1.to_v"]))
+    inject(parts, dict(type="simda"))
+    trainable = [n for n, p in parts.named_parameters() if p.requires_grad]
+    assert any("lora_A" in n for n in trainable) and any(".resnets." in n for n in trainable)
+    perturb(parts)
+    assert not torch.allclose(run(parts, x, t, c), stock, atol=1e-3)
+    with disable_adapters(parts):
+        assert torch.equal(run(parts, x, t, c), stock)

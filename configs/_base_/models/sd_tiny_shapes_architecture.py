@@ -24,7 +24,10 @@ _vae = dict(
     norm_num_groups=8,
     sample_size=32,
 )
-_scheduler = dict(num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
+# clip_sample / steps_offset are what StableDiffusionPipeline expects of a sampler (it rewrites them with a warning
+# otherwise); DDPM training (add_noise) reads neither.
+_scheduler = dict(num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
+                  clip_sample=False, steps_offset=1)
 backbone = dict(
     type="DiffusionBackbone",
     architecture=dict(unet=_unet, vae=_vae, text_encoder="clip_tiny_shapes", scheduler=_scheduler),
