@@ -77,3 +77,25 @@ def saved_for_backward() -> Iterator[dict[tuple[str, int], int]]:
 
 def median_ms(times: list[float]) -> float:
     return 1000 * statistics.median(times)
+
+
+def provenance(script: str, argv: list[str] | None, start: float) -> dict[str, object]:
+    """How and where a result was made: the command that remakes it, torch, machine, date, wall seconds."""
+    import platform
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    return dict(command=" ".join(["python", f"benchmarks/{script}", *args]), torch=torch.__version__,
+                machine=platform.machine(), date=time.strftime("%Y-%m-%d"), wall_seconds=round(time.time() - start, 1))
+
+
+def write_results(out_dir, result: dict, table: str) -> None:
+    """``results.json`` and ``table.md`` in ``out_dir`` (created), and the table on stdout."""
+    import json
+    from pathlib import Path
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out_dir / "table.md").write_text(table)
+    print(table)

@@ -39,8 +39,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
-import platform
 import random
 import sys
 import time
@@ -54,7 +52,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _measure import add_storages, interleave, median_ms, ratio_stats, saved_for_backward  # noqa: E402
+from _measure import (add_storages, interleave, median_ms, provenance, ratio_stats, saved_for_backward,  # noqa: E402
+                      write_results)
 from visadapt.adapters import count_parameters  # noqa: E402
 from visadapt.backbones import DiffusionBackbone  # noqa: E402
 from visadapt.config import to_plain  # noqa: E402
@@ -259,20 +258,14 @@ def main(argv: list[str] | None = None) -> int:
     interleave(steppers, WARMUP_ROUNDS, device)
     times = interleave(steppers, args.rounds, device)
 
-    result = dict(command="python benchmarks/cat_cost.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-                  config=args.config, model=to_plain(cfg.backbone).get("pretrained"), batch=len(batch[2]),
+    result = dict(**provenance("cat_cost.py", argv, start), config=args.config,
+                  model=to_plain(cfg.backbone).get("pretrained"), batch=len(batch[2]),
                   captions=batch[2], device=args.device, threads=args.threads, rounds=args.rounds, seed=SEED,
                   trainable=count_parameters(tasks["lora"].adapted_model)["trainable"], cat_agreement=agreement,
                   step_seconds=times, memory_bytes=memory,
                   ratios={name: dict(zip(("median", "q1", "q3"), ratio_stats(times[name], times["lora"])))
-                          for name in METHODS},
-                  torch=torch.__version__, machine=platform.machine(), date=time.strftime("%Y-%m-%d"),
-                  wall_seconds=round(time.time() - start, 1))
-    table = markdown(result)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out_dir / "table.md").write_text(table)
-    print(table)
+                          for name in METHODS})
+    write_results(args.out_dir, result, markdown(result))
     return 0
 
 

@@ -26,8 +26,6 @@ weight files are unchanged.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import sys
 import time
@@ -36,7 +34,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from _measure import provenance, write_results  # noqa: E402
 from visadapt.cli import csv_list, pick  # noqa: E402
 from visadapt.runner import load_config  # noqa: E402
 from visadapt.runner.many import map_jobs, train_or_reuse  # noqa: E402
@@ -118,19 +118,9 @@ def main(argv: list[str] | None = None) -> int:
                          trainable=r["parameters"]["trainable"], fit_seconds=r["fit_seconds"], reused=r["reused"],
                          **{k: r["metrics"][v] for k, v in METRICS.items()}))
     summary = summarize(rows)
-    table = markdown(rows, summary, seeds)
-    out = args.out_dir
-    out.mkdir(parents=True, exist_ok=True)
-    import torch
-
-    meta = dict(command="python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv or sys.argv[1:])]),
-                seeds=seeds, jobs=args.jobs, threads=args.threads, torch=torch.__version__,
-                machine=platform.machine(), wall_seconds=round(time.time() - start, 1),
-                reused_runs=sum(r["reused"] for r in rows),
-                date=time.strftime("%Y-%m-%d"))
-    (out / "results.json").write_text(json.dumps(dict(meta=meta, summary=summary, rows=rows), indent=2) + "\n")
-    (out / "table.md").write_text(table)
-    print(table)
+    meta = dict(**provenance("dreambooth_regularisers.py", argv, start), seeds=seeds, jobs=args.jobs,
+                threads=args.threads, reused_runs=sum(r["reused"] for r in rows))
+    write_results(args.out_dir, dict(meta=meta, summary=summary, rows=rows), markdown(rows, summary, seeds))
     return 0
 
 

@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
-import platform
 import sys
 import tempfile
 import time
@@ -46,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _measure import interleave, median_ms, ratio_stats  # noqa: E402
+from _measure import interleave, median_ms, provenance, ratio_stats, write_results  # noqa: E402
 from visadapt.adapters import inject, load_adapter, merge  # noqa: E402
 from visadapt.backbones import DiffusionBackbone  # noqa: E402
 from visadapt.config import to_plain  # noqa: E402
@@ -147,22 +145,14 @@ def main(argv: list[str] | None = None) -> int:
             for name in NAMES if name != "visadapt LoRA"}
     interleave(calls, WARMUP_ROUNDS, torch.device("cpu"))
     times = interleave(calls, args.rounds, torch.device("cpu"))
-    result = dict(command="python benchmarks/fused_lora_generation.py "
-                  + " ".join(argv if argv is not None else sys.argv[1:]),
-                  model=args.model,
+    result = dict(**provenance("fused_lora_generation.py", argv, start), model=args.model,
                   lora=str(lora) if lora else f"{LORA_CONFIG}'s adapter, B ~ N(0, 0.02^2) seed {SEED}",
                   num=args.num, size=pipes["base"][0].resolution, steps=args.steps, guidance=args.guidance,
                   device="cpu",
                   threads=args.threads, rounds=args.rounds, call_seconds=times, max_pixel_difference=gaps,
                   ratios={name: dict(zip(("median", "q1", "q3"), ratio_stats(times[name], times["base"])))
-                          for name in NAMES},
-                  torch=torch.__version__, machine=platform.machine(), date=time.strftime("%Y-%m-%d"),
-                  wall_seconds=round(time.time() - start, 1))
-    table = markdown(result)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out_dir / "table.md").write_text(table)
-    print(table)
+                          for name in NAMES})
+    write_results(args.out_dir, result, markdown(result))
     return 0
 
 

@@ -27,8 +27,6 @@ Writes ``results.json`` and ``table.md`` to ``--out-dir`` (default ``benchmarks/
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import sys
 import time
@@ -41,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _measure import interleave, median_ms, ratio_stats, saved_for_backward  # noqa: E402
+from _measure import interleave, median_ms, provenance, ratio_stats, saved_for_backward, write_results  # noqa: E402
 from visadapt.cli import csv_list  # noqa: E402
 from visadapt.runner import load_config  # noqa: E402
 from visadapt.runner.many import map_jobs, train_or_reuse  # noqa: E402
@@ -249,15 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = quality(seeds, args.jobs, args.threads, args.work_dir)
     cost, attention, sd15 = costs(args.rounds), attention_ratio(args.rounds), sd15_counts()
     attention["unet"] = unet_ratio(args.rounds)
-    table = markdown(rows, cost, attention, sd15, seeds)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    meta = dict(command="python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv or sys.argv[1:])]), seeds=seeds,
-                threads=args.threads, torch=torch.__version__, machine=platform.machine(),
-                wall_seconds=round(time.time() - start, 1), date=time.strftime("%Y-%m-%d"))
-    (args.out_dir / "results.json").write_text(json.dumps(dict(meta=meta, rows=rows, cost=cost, attention=attention,
-                                                               sd15=sd15), indent=2) + "\n")
-    (args.out_dir / "table.md").write_text(table)
-    print(table)
+    meta = dict(**provenance("simda_video.py", argv, start), seeds=seeds, threads=args.threads)
+    write_results(args.out_dir, dict(meta=meta, rows=rows, cost=cost, attention=attention, sd15=sd15),
+                  markdown(rows, cost, attention, sd15, seeds))
     return 0
 
 

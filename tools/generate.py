@@ -189,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         Image.fromarray(image).save(args.out / f"seed{seed:06d}.png")
     Image.fromarray(grid(images)).save(args.out / "grid.png")
     record = dict(model=args.model, prompt=args.prompt, negative_prompt=args.negative_prompt, seeds=seeds,
-                  steps=args.steps, guidance=args.guidance, height=int(images[0].shape[0]), width=int(images[0].shape[1]),
+                  steps=args.steps, guidance=args.guidance, height=int(images[0].shape[0]),
+                  width=int(images[0].shape[1]),
                   loras=[str(d) for d in loras], lora_scales=scales)
     (args.out / "generation.json").write_text(json.dumps(record, indent=2))
     print(f"{len(images)} images ({images[0].shape[0]}x{images[0].shape[1]}, seeds {seeds[0]}-{seeds[-1]}) and "

@@ -53,7 +53,7 @@ def test_cat_base_prediction_is_the_switched_off_unet(tiny_sd, monkeypatch):
     monkeypatch.setattr(task, "predict", lambda z, t, c: seen.append((z, t, c)) or predict(z, t, c))
     torch.manual_seed(5)
     terms = task.denoising_losses(latents, captions)
-    z_t, t, free_base, _ = seen[0][0], seen[0][1], seen[0][2], None
+    z_t, t = seen[0][0], seen[0][1]
     with torch.no_grad(), A.disable_adapters(task.adapted_model):
         base = task.backbone.unet(z_t, t, task.backbone.encode_prompt(["a star on a dark background",
                                                                        "a star on a light background"])).sample

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 
 
 def _unit_rows(features: torch.Tensor, where: str) -> torch.Tensor:
