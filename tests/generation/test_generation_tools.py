@@ -1,21 +1,17 @@
 """tools/train.py personalizes a tiny model end to end; tools/generate.py samples from it, reproducibly by seed."""
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.runner.helpers import ROOT, only_run, tool
+from tests.runner.helpers import ROOT, only_run, tool, tool_module
 
 
 def generate_tool():
-    spec = importlib.util.spec_from_file_location("generate_tool", ROOT / "tools" / "generate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return tool_module("generate").main
 
 
 def _config(tmp_path, folder, regularizer: str):

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from tests.generation.test_generation_tools import generate_tool
-from tests.runner.helpers import ROOT, only_run, tool, train_killed_at
+from tests.runner.helpers import ROOT, only_run, tool, tool_module, train_killed_at
 
 
 def video_config(tmp_path, folder, method: str = "simda", epochs: int = 1, edits: bool = True):
@@ -107,15 +107,6 @@ def test_a_killed_tuning_run_resumes_exactly(tmp_path, tiny_sd_folder, monkeypat
     assert not all(torch.equal(v, torch.zeros_like(v)) for k, v in a.items() if ".up." in k)
 
 
-def tool_main(name: str):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"{name}_tool", ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
-
-
 def test_bad_video_input_is_one_error_line(tmp_path, tiny_sd_folder, capsys):
     """An unreadable clip, a clip too short for the frames asked, an edit with 0 steps: one line each, no run left."""
     bad = tmp_path / "broken.mp4"
@@ -124,7 +115,7 @@ def test_bad_video_input_is_one_error_line(tmp_path, tiny_sd_folder, capsys):
     ShortClip.mkdir()
     for k in range(3):
         Image.fromarray(np.full((16, 16, 3), 40 * k, np.uint8)).save(ShortClip / f"frame{k}.png")
-    train, generate = tool_main("train"), generate_tool()
+    train, generate = tool_module("train").main, generate_tool()
     config = video_config(tmp_path, tiny_sd_folder)
     file_data = ["data.train.type=VideoFileDataset", "data.train.caption=a clip", "data.train.image_size=16"]
     cases = [

@@ -67,3 +67,13 @@ def train_killed_at(config: Path, work_root: Path, epoch: int, batch_idx: int) -
     return subprocess.run([sys.executable, "-c", KILLER, str(ROOT), str(config), str(work_root), str(epoch),
                            str(batch_idx)], cwd=ROOT, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": str(torch.get_num_threads())})
+
+
+def tool_module(name: str):
+    """``tools/<name>.py`` imported in this process (its ``main(argv)`` without a fresh interpreter)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"{name}_tool", ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-from tests.runner.helpers import ROOT, only_run, tool
+from tests.runner.helpers import ROOT, only_run, tool, tool_module
 
 CONFIG = """
 backbone = dict(type="TimmBackbone", name="vit_tiny_patch16_224", pretrained={weights!r})
@@ -29,13 +28,6 @@ def write_config(directory: Path, weights: Path, method: str = 'dict(type="tent"
     path = directory / "tiny_tta.py"
     path.write_text(CONFIG.format(weights=str(weights), method=method, extra=extra))
     return path
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("tta_tool", ROOT / "tools" / "tta.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_tool_end_to_end(tmp_path, weights):
@@ -64,7 +56,7 @@ def test_tool_eata_with_source_data_and_mixed_order(tmp_path, weights, capsys):
         tmp_path, weights, method='dict(type="eata", fisher_size=16)',
         extra='source_data = dict(type="ShapesDataset", task="shape", split="val200", num_samples=16, image_size=16)',
     )
-    assert load_tool().main([str(config), "--work-dir", str(tmp_path / "w"), "--no-progress",
+    assert tool_module("tta").main([str(config), "--work-dir", str(tmp_path / "w"), "--no-progress",
                              "--cfg-options", "stream.order=mixed"]) == 0
     results = json.loads((only_run(tmp_path / "w") / "results.json").read_text())
     assert set(results["errors"]) == {"gaussian_noise", "brightness"} and results["protocol"]["order"] == "mixed"
@@ -86,7 +78,7 @@ def test_tool_eata_with_source_data_and_mixed_order(tmp_path, weights, capsys):
 def test_bad_config_is_a_one_line_error(tmp_path, weights, capsys, options, extra, message):
     config = write_config(tmp_path, weights, extra=extra)
     argv = [str(config), "--work-dir", str(tmp_path / "w")] + (["--cfg-options", *options] if options else [])
-    assert load_tool().main(argv) == 1
+    assert tool_module("tta").main(argv) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err and message in err
     assert not (tmp_path / "w").exists()

@@ -5,7 +5,7 @@ Training is the denoising objective of ``TextToImageTask`` on clips: every frame
 clip share one timestep and the clip's caption. Test (and validation, when given) takes a ``PromptDataset`` of edit
 prompts, edits the training clip for each and scores the result: frame consistency and textual faithfulness with a
 CLIP judge (Tune-A-Video / LOVEU-TGVE definitions) and the mean absolute difference of consecutive frames (the tiny
-model's CLIP is coarse); each edit is written to the run's ``samples/`` as a GIF and a frame strip.
+model's CLIP is coarse); each edit is written to the run's ``samples/`` as a GIF, an MP4 and a frame strip.
 """
 from __future__ import annotations
 
@@ -92,7 +92,8 @@ class VideoTuningTask(TextToImageTask):
         self._score_edits("test")
 
     def _score_edits(self, stage: str) -> None:
-        from visadapt.data.video_io import write_frame_strip, write_gif
+        from visadapt.data.video_base import tensor_to_frames
+        from visadapt.data.video_io import write_clip
         from visadapt.generation.metrics import ClipJudge
         from visadapt.generation.video_metrics import frame_consistency, pixel_consistency, textual_faithfulness
 
@@ -110,9 +111,6 @@ class VideoTuningTask(TextToImageTask):
             scores["textual_faithfulness"].append(textual_faithfulness(features, self._judge.texts([prompt])[0]))
             scores["pixel_consistency"].append(pixel_consistency(frames))
             if self.trainer.is_global_zero:
-                uint8 = (frames.permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy()
-                stem = folder / f"{stage}_step{self.global_step:06d}_edit{k:02d}"
-                write_gif(uint8, stem.with_suffix(".gif"))
-                write_frame_strip(uint8, stem.with_suffix(".png"))
+                write_clip(tensor_to_frames(frames), folder, f"{stage}_step{self.global_step:06d}_edit{k:02d}")
         for name, values in scores.items():
             self.log(f"{stage}/{name}", sum(values) / len(values))

@@ -50,10 +50,9 @@ class CrossFrameAttnProcessor:
         if self.shift:
             h, w = (height, width) if image_layout else token_grid(tokens, self.context, where)
             source = latent_shift(hidden_states, num_frames, h, w)
-        pairs = FRAME_PAIRS[self.frames](num_frames)
         query = attn.to_q(hidden_states)
-        key = gather_frames(attn.to_k(source), num_frames, pairs)
-        value = gather_frames(attn.to_v(source), num_frames, pairs)
+        key = gather_frames(attn.to_k(source), num_frames, self.frames)
+        value = gather_frames(attn.to_v(source), num_frames, self.frames)
 
         head_dim = key.shape[-1] // attn.heads
         query, key, value = (x.view(rows, -1, attn.heads, head_dim).transpose(1, 2) for x in (query, key, value))

@@ -85,9 +85,6 @@ class VideoAdapterConfig(AdapterConfig):
         for attn, original, processor in getattr(self, "_processors", []):
             attn.set_processor(processor if enabled else original)
 
-    def unload(self, model: nn.Module) -> None:
-        raise TypeError(f"adapter '{self.method}' has no merged form: its layers and attention stay modules")
-
 
 @dataclass
 class _SpatialAdapter(BottleneckConfig):

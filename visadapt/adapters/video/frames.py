@@ -44,23 +44,24 @@ def token_grid(num_tokens: int, context: CallContext, where: str) -> tuple[int, 
 
 
 @lru_cache(maxsize=64)
-def _shift_source(num_frames: int, height: int, width: int) -> torch.Tensor:
-    """(F, h, w): the frame each token is read from. Cached, so built outside inference mode: a tensor made under
-    ``torch.inference_mode`` (Lightning's test loop) cannot be saved for a later training backward."""
+def _shift_source(num_frames: int, height: int, width: int, device: torch.device) -> torch.Tensor:
+    """(F, h*w): the frame each token is read from. Cached per device, so no attention call copies it to the device;
+    built outside inference mode, as a tensor made under ``torch.inference_mode`` (Lightning's test loop) cannot be
+    saved for a later training backward."""
     with torch.inference_mode(False):
         rows = torch.arange(height)[:, None] % 4
         cols = torch.arange(width)[None, :] % 4
         shift = torch.tensor(LATENT_SHIFT)[rows, cols]  # (h, w)
         frames = torch.arange(num_frames)[:, None, None]
         source = frames - shift
-        return torch.where(source >= 0, source, frames)
+        return torch.where(source >= 0, source, frames).reshape(num_frames, height * width).to(device)
 
 
 def latent_shift(tokens: torch.Tensor, num_frames: int, height: int, width: int) -> torch.Tensor:
     """(B*F, h*w, C) tokens with SimDA's 4x4 temporal shift applied (a gather, no copies per shift value)."""
     rows, _, channels = tokens.shape
     grid = tokens.reshape(rows // num_frames, num_frames, height * width, channels)
-    source = _shift_source(num_frames, height, width).to(tokens.device).reshape(1, num_frames, height * width, 1)
+    source = _shift_source(num_frames, height, width, tokens.device)[None, :, :, None]
     shifted = torch.gather(grid, 1, source.expand(grid.shape[0], -1, -1, channels))
     return shifted.reshape(rows, height * width, channels)
 
@@ -78,9 +79,18 @@ def first_and_previous(num_frames: int) -> tuple[list[int], list[int]]:
 FRAME_PAIRS = {"previous_and_current": previous_and_current, "first_and_previous": first_and_previous}
 
 
-def gather_frames(tokens: torch.Tensor, num_frames: int, pairs: tuple[list[int], list[int]]) -> torch.Tensor:
-    """(B*F, N, C) -> (B*F, 2N, C): for each frame, the tokens of its two key/value frames side by side."""
+@lru_cache(maxsize=64)
+def _pair_index(kind: str, num_frames: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two key/value frames of every frame as index tensors on ``device`` (cached, as ``_shift_source``)."""
+    with torch.inference_mode(False):
+        first, second = FRAME_PAIRS[kind](num_frames)
+        return torch.tensor(first, device=device), torch.tensor(second, device=device)
+
+
+def gather_frames(tokens: torch.Tensor, num_frames: int, kind: str) -> torch.Tensor:
+    """(B*F, N, C) -> (B*F, 2N, C): for each frame, the tokens of its two key/value frames (``FRAME_PAIRS[kind]``)
+    side by side."""
     rows, n, channels = tokens.shape
     clips = tokens.reshape(rows // num_frames, num_frames, n, channels)
-    first, second = pairs
+    first, second = _pair_index(kind, num_frames, tokens.device)
     return torch.cat([clips[:, first], clips[:, second]], dim=2).reshape(rows, 2 * n, channels)
