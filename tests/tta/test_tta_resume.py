@@ -122,14 +122,14 @@ class Interrupted(BaseException):
 
 
 def test_method_without_saveable_state_restarts_from_source_with_a_message(tmp_path, weights, monkeypatch, capsys):
-    from tests.tta.test_tta_tool import load_tool
+    from tests.runner.helpers import tool_module
     from visadapt import atomic
     from visadapt.registry import TTA_METHODS
     from visadapt.tta.tent import Tent
 
     TTA_METHODS.register("unlisted")(type("Unlisted", (Tent,), {}))  # a method resume does not know
     try:
-        tta_tool = load_tool()
+        tta_tool = tool_module("tta")
         config = write_config(tmp_path, weights, method='dict(type="unlisted")')
         argv = [str(config), "--work-dir", str(tmp_path / "w"), "--no-progress"]
         save = atomic.torch_save
